@@ -1,0 +1,35 @@
+"""moto's threaded server (S3, SNS, SQS, STS and the rest of moto) on a local port."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from moto.server import ThreadedMotoServer
+
+
+class MotoServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._running = False
+
+    def start(self) -> MotoServer:
+        if not self._running:
+            self._server.start()
+            self._running = True
+        return self
+
+    def stop(self) -> None:
+        if self._running:
+            self._server.stop()
+            self._running = False
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def reset(self) -> None:
+        """Drop every moto resource (moto's own reset API)."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass

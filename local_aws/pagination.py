@@ -1,0 +1,36 @@
+"""Opaque NextTokens bound to the request they continue."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from local_aws.errors import ApiError
+
+
+def fingerprint(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def encode_token(position: int, print_: str) -> str:
+    raw = json.dumps({"p": position, "f": print_}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: Any, print_: str) -> int:
+    """The position a token resumes from; InvalidParameterValueException when it is not ours."""
+    if token is None:
+        return 0
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        position = data["p"]
+        valid = data["f"] == print_ and isinstance(position, int) and position >= 0
+    except (TypeError, ValueError, KeyError, AttributeError):
+        valid = False
+    if not valid:
+        raise ApiError("InvalidParameterValueException", "The NextToken is not valid.")
+    return position

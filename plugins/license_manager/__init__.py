@@ -1,0 +1,1 @@
+"""Multi-Region AWS License Manager consumption reports for Apache Airflow."""

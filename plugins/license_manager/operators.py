@@ -1,0 +1,154 @@
+"""LicenseManagerOperator: one license configuration and all its usage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk import Context
+
+    from license_manager.hooks import Backoff, LicenseManagerHook
+
+LABEL_CONTEXT_KEY = "license_configuration_label"
+MAP_INDEX_TEMPLATE = "{{ " + LABEL_CONTEXT_KEY + " | default(task.license_configuration_arn) }}"
+
+
+class LicenseManagerOperator(BaseOperator):
+    """Fetch one license configuration and every usage record of it, in the ARN's Region.
+
+    The usage records are streamed page by page into a CSV staged in S3; the task returns
+    (and stages) only a small outcome record, so no usage travels through XCom. A permanent
+    error (access denied, not found) fails the task at once; throttling, 5xx answers and
+    connection errors are retried with back-off inside the task, then by Airflow's retries.
+    Either way the error is staged for the report writer before the task fails.
+
+    :param license_configuration_arn: the configuration's ARN (templated).
+    :param report_bucket: bucket that holds the run's staging folder (templated).
+    :param staging_folder: key prefix of the run's staging folder (templated).
+    :param aws_conn_id: Airflow connection for License Manager and S3 (templated).
+    :param retry_max_attempts: attempts per API call before the task gives up.
+    :param retry_base_delay: first back-off delay in seconds, doubled per attempt.
+    :param retry_max_delay: cap of one back-off delay in seconds.
+    :param usage_page_size: MaxResults asked of ListUsageForLicenseConfiguration.
+    """
+
+    template_fields: Sequence[str] = (
+        "license_configuration_arn",
+        "report_bucket",
+        "staging_folder",
+        "aws_conn_id",
+    )
+    ui_color = "#ffe8cc"
+
+    def __init__(
+        self,
+        *,
+        license_configuration_arn: str,
+        report_bucket: str,
+        staging_folder: str,
+        aws_conn_id: str | None = "aws_default",
+        retry_max_attempts: int = 6,
+        retry_base_delay: float = 0.5,
+        retry_max_delay: float = 20.0,
+        usage_page_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("map_index_template", MAP_INDEX_TEMPLATE)
+        super().__init__(**kwargs)
+        self.license_configuration_arn = license_configuration_arn
+        self.report_bucket = report_bucket
+        self.staging_folder = staging_folder
+        self.aws_conn_id = aws_conn_id
+        self.retry_max_attempts = retry_max_attempts
+        self.retry_base_delay = retry_base_delay
+        self.retry_max_delay = retry_max_delay
+        self.usage_page_size = usage_page_size
+
+    @cached_property
+    def backoff(self) -> Backoff:
+        from license_manager.hooks import Backoff
+
+        return Backoff(self.retry_max_attempts, self.retry_base_delay, self.retry_max_delay)
+
+    def license_manager_hook(self, region: str) -> LicenseManagerHook:
+        from license_manager.hooks import LicenseManagerHook
+
+        return LicenseManagerHook(
+            aws_conn_id=self.aws_conn_id, region_name=region, backoff=self.backoff
+        )
+
+    @cached_property
+    def s3_hook(self) -> S3Hook:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from license_manager.arns import parse_license_configuration_arn
+        from license_manager.hooks import is_retryable
+        from license_manager.report import (
+            ConfigurationOutcome,
+            iso_utc,
+            stage_outcome,
+            stage_usage_file,
+            staged_usage_key,
+        )
+
+        arn = parse_license_configuration_arn(self.license_configuration_arn)
+        outcome = ConfigurationOutcome(
+            arn=arn.arn,
+            region=arn.region,
+            account_id=arn.account_id,
+            configuration_id=arn.configuration_id,
+        )
+        hook = self.license_manager_hook(arn.region)
+        try:
+            outcome.configuration = hook.get_license_configuration(arn.arn)
+            if name := outcome.configuration.get("Name"):
+                context[LABEL_CONTEXT_KEY] = name  # type: ignore[literal-required]
+            outcome.usage = stage_usage_file(
+                self.s3_hook,
+                self.report_bucket,
+                staged_usage_key(self.staging_folder, arn.configuration_id),
+                arn.arn,
+                hook.iter_usage_pages(arn.arn, self.usage_page_size),
+            )
+            outcome.status = "ok"
+        except Exception as error:
+            outcome.error = _describe(error)
+            outcome.collected_at = iso_utc(datetime.now(UTC))
+            stage_outcome(self.s3_hook, self.report_bucket, self.staging_folder, outcome)
+            if is_retryable(error):
+                raise
+            raise AirflowFailException(f"{arn.arn}: {outcome.error}") from error
+        outcome.collected_at = iso_utc(datetime.now(UTC))
+        stage_outcome(self.s3_hook, self.report_bucket, self.staging_folder, outcome)
+        self.log.info(
+            "%s (%s): %d usage records staged",
+            arn.arn,
+            outcome.configuration.get("Name"),
+            outcome.usage.rows,
+        )
+        return {
+            "arn": arn.arn,
+            "name": outcome.configuration.get("Name"),
+            "status": outcome.status,
+            "usage_records": outcome.usage.rows,
+        }
+
+
+def _describe(error: BaseException) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'Error')}: {details.get('Message', str(error))}"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,172 @@
+"""The steps of one run around the mapped fetch: resolve settings, write the report, verdict.
+
+The DAG file turns these into tasks; they take the run's values as arguments so that they
+can be read and tested without Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from license_manager.arns import InvalidLicenseConfigurationArn, parse_license_configuration_arn
+from license_manager.report import (
+    ConfigurationOutcome,
+    RunReport,
+    read_staged_outcome,
+    run_folder,
+    run_timestamp,
+    staging_folder,
+    write_report_set,
+)
+from license_manager.settings import Settings, resolve_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+
+class CollectionFailed(AirflowFailException):
+    """The run cannot collect everything it was asked for; retrying would not help."""
+
+
+def _airflow_variable(name: str) -> Any:
+    from airflow.sdk import Variable
+
+    return Variable.get(name, default=None)
+
+
+def _s3_hook(aws_conn_id: str) -> S3Hook:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    return S3Hook(aws_conn_id=aws_conn_id)
+
+
+def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
+    requested = []
+    for text in arns:
+        try:
+            arn = parse_license_configuration_arn(text)
+        except InvalidLicenseConfigurationArn as error:
+            requested.append({"arn": text, "status": "invalid", "error": str(error)})
+            continue
+        requested.append(
+            {
+                "arn": arn.arn,
+                "region": arn.region,
+                "account_id": arn.account_id,
+                "configuration_id": arn.configuration_id,
+                "status": "pending",
+            }
+        )
+    return requested
+
+
+def _claim_staging(s3: S3Hook, settings: Settings, staging: str, run_id: str) -> None:
+    """Write the run's settings to staging: proves the bucket exists and is writable."""
+    from botocore.exceptions import ClientError
+
+    body = json.dumps({"run_id": run_id, "settings": asdict(settings)}, indent=2).encode()
+    try:
+        s3.conn.put_object(
+            Bucket=settings.license_report_bucket, Key=f"{staging}run.json", Body=body
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        bucket = settings.license_report_bucket
+        if code == "NoSuchBucket":
+            raise CollectionFailed(f"license_report_bucket {bucket!r} does not exist") from error
+        raise CollectionFailed(
+            f"license_report_bucket {bucket!r} is not writable with connection "
+            f"{settings.aws_conn_id!r}: {code}: {error.response.get('Error', {}).get('Message')}"
+        ) from error
+
+
+def resolve_run(
+    params: Mapping[str, Any],
+    dag_id: str,
+    run_id: str,
+    run_moment: datetime,
+    variable: Callable[[str], Any] = _airflow_variable,
+    s3_hook: Callable[[str], S3Hook] = _s3_hook,
+) -> dict[str, Any]:
+    """Merge settings, validate ARNs, check the bucket; return what the next tasks need.
+
+    ``fetch_requests`` holds one operator kwargs dict per valid ARN (the mapped tasks);
+    ``report`` holds the run's report location and every requested ARN in order.
+    """
+    settings = resolve_settings(params, variable)
+    prefix = settings.license_report_prefix
+    staging = staging_folder(prefix, run_moment)
+    _claim_staging(s3_hook(settings.aws_conn_id), settings, staging, run_id)
+    requested = _requested_configurations(settings.license_config_arns)
+    fetch_requests = [
+        {
+            "license_configuration_arn": entry["arn"],
+            "report_bucket": settings.license_report_bucket,
+            "staging_folder": staging,
+            "aws_conn_id": settings.aws_conn_id,
+        }
+        for entry in requested
+        if entry["status"] == "pending"
+    ]
+    report = {
+        "bucket": settings.license_report_bucket,
+        "prefix": prefix,
+        "folder": run_folder(prefix, run_moment),
+        "staging": staging,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "run_timestamp": run_timestamp(run_moment),
+        "aws_conn_id": settings.aws_conn_id,
+        "requested": requested,
+    }
+    return {"fetch_requests": fetch_requests, "report": report}
+
+
+def write_report(
+    report: Mapping[str, Any], s3_hook: Callable[[str], S3Hook] = _s3_hook
+) -> dict[str, Any]:
+    """Gather every requested ARN's outcome and write the report set; return the verdict input."""
+    s3 = s3_hook(report["aws_conn_id"])
+    location = RunReport(**{name: report[name] for name in RunReport.__dataclass_fields__})
+    outcomes = []
+    for entry in report["requested"]:
+        if entry["status"] == "invalid":
+            outcomes.append(
+                ConfigurationOutcome(arn=entry["arn"], status="invalid", error=entry["error"])
+            )
+        else:
+            identity = {
+                key: entry[key] for key in ("arn", "region", "account_id", "configuration_id")
+            }
+            outcomes.append(read_staged_outcome(s3, location, identity))
+    manifest = write_report_set(s3, location, outcomes, datetime.now(UTC))
+    return {
+        "location": f"s3://{location.bucket}/{location.folder}",
+        "configurations": len(outcomes),
+        "not_collected": [
+            {"arn": entry["arn"], "status": entry["status"], "error": entry["error"]}
+            for entry in manifest["configurations"]
+            if entry["status"] != "ok"
+        ],
+    }
+
+
+def check_collection(result: Mapping[str, Any]) -> str:
+    """Fail the run when any configuration was not collected, after the report was written."""
+    missing = result["not_collected"]
+    if missing:
+        details = "; ".join(
+            f"{entry['arn']} ({entry['status']}: {entry['error']})" for entry in missing
+        )
+        raise CollectionFailed(
+            f"{len(missing)} of {result['configurations']} license configurations were not "
+            f"collected: {details}. The report set at {result['location']} holds the others."
+        )
+    return f"all {result['configurations']} license configurations collected: {result['location']}"
