@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, TriggerRule, task
 from license_manager import pipeline
 from license_manager.alerts import LicenseAlertNotifier
-from license_manager.operators import LicenseManagerOperator
+from license_manager.operators import MAP_INDEX_TEMPLATE, LicenseManagerOperator
 from license_manager.settings import SETTINGS, schedule_from_environment
 
 DOC_MD = """
@@ -91,9 +91,9 @@ with DAG(
     },
 ) as dag:
     run = resolve_settings()
-    fetched = LicenseManagerOperator.partial(task_id="fetch_license_configuration").expand_kwargs(
-        run
-    )
+    fetched = LicenseManagerOperator.partial(
+        task_id="fetch_license_configuration", map_index_template=MAP_INDEX_TEMPLATE
+    ).expand_kwargs(run)
     report = write_report(run["report"])
     fetched >> report
     check_collection(report)

@@ -14,7 +14,7 @@ from typing import Any
 from local_aws.arns import DEFAULT_ACCOUNT, caller_from_authorization
 from local_aws.errors import ApiError
 from local_aws.faults import CallCounter, FaultInjector
-from local_aws.operations import OPERATIONS, Context
+from local_aws.operations import OPERATIONS, Context, usage_resume_token
 from local_aws.seeding import load_seed
 from local_aws.store import Store
 
@@ -107,6 +107,12 @@ class LicenseManagerEmulator:
             self.faults.clear()
         if data:
             self.store.load(self._initial_seed, replace=True)
+
+    def usage_token(
+        self, arn: str, position: int, filters: list[dict[str, Any]] | None = None
+    ) -> str:
+        """A valid NextToken that resumes ListUsageForLicenseConfiguration at `position`."""
+        return usage_resume_token(arn, position, filters)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "configurations": self.store.count(), "scopes": self.store.scopes()}

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import urllib.request
 
 from moto.server import ThreadedMotoServer
 
 
 class MotoServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> None:
+        self._quiet = quiet
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._running = False
 
     def start(self) -> MotoServer:
         if not self._running:
+            if self._quiet:
+                # moto's request handler logs every request through werkzeug's logger.
+                logging.getLogger("werkzeug").setLevel(logging.WARNING)
             self._server.start()
             self._running = True
         return self

@@ -98,11 +98,22 @@ def get_license_configuration(params: dict[str, Any], ctx: Context) -> dict[str,
     return dict(_config(params, ctx).members)
 
 
+def _usage_fingerprint(arn: str, filters: list[tuple[str, set[str]]]) -> str:
+    return fingerprint("usage", arn, sorted((n, sorted(v)) for n, v in filters))
+
+
+def usage_resume_token(arn: str, position: int, filters: list[dict[str, Any]] | None = None) -> str:
+    """A ListUsageForLicenseConfiguration NextToken resuming at record `position` (for tests and
+    benchmarks that want e.g. the last page of a huge configuration without paging to it)."""
+    parsed = [(f["Name"], set(f["Values"])) for f in filters or []]
+    return encode_token(position, _usage_fingerprint(arn, parsed))
+
+
 def list_usage_for_license_configuration(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
     config = _config(params, ctx)
     size = _page_size(params, ctx)
     filters = _filters(params, ctx, tuple(USAGE_FILTERS))
-    print_ = fingerprint("usage", config.arn.arn, sorted((n, sorted(v)) for n, v in filters))
+    print_ = _usage_fingerprint(config.arn.arn, filters)
     start = decode_token(params.get("NextToken"), print_)
 
     def matches(begin: int) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from license_manager.hooks import Backoff, LicenseManagerHook
 
 LABEL_CONTEXT_KEY = "license_configuration_label"
+#: ``map_index_template`` for mapped instances: the configuration's name once known, else its ARN.
 MAP_INDEX_TEMPLATE = "{{ " + LABEL_CONTEXT_KEY + " | default(task.license_configuration_arn) }}"
 
 
@@ -59,7 +60,6 @@ class LicenseManagerOperator(BaseOperator):
         usage_page_size: int | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("map_index_template", MAP_INDEX_TEMPLATE)
         super().__init__(**kwargs)
         self.license_configuration_arn = license_configuration_arn
         self.report_bucket = report_bucket

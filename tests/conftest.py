@@ -1,0 +1,44 @@
+"""Test session set-up: a private AIRFLOW_HOME on SQLite, the project's dags and plugins,
+and AWS credentials that can only ever reach the local AWS servers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="license-tracking-airflow-"))
+
+os.environ.update(
+    AIRFLOW_HOME=str(AIRFLOW_HOME),
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+    AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+)
+for variable in list(os.environ):
+    if variable.startswith(
+        ("AWS_ENDPOINT_URL", "AIRFLOW_VAR_", "AWS_PROFILE", "AWS_SESSION_TOKEN")
+    ):
+        del os.environ[variable]
+os.environ.pop("LICENSE_TRACKING_SCHEDULE", None)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """An initialised SQLite metadata database in the session's AIRFLOW_HOME."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return AIRFLOW_HOME

@@ -1,0 +1,42 @@
+"""Constants and assertions shared by the local_aws tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.config import Config
+from botocore.validate import validate_parameters
+
+ACCOUNT_A = "111111111111"
+ACCOUNT_B = "222222222222"
+DEFAULT_ACCOUNT = "123456789012"
+# Errors must reach the test as answered, not hidden by botocore's retries.
+NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+class RawBodies:
+    """Raw response bodies captured before botocore parses them."""
+
+    def __init__(self) -> None:
+        self.bodies: list[tuple[int, dict[str, Any]]] = []
+
+    def __call__(self, response_dict: dict[str, Any], **_: Any) -> None:
+        self.bodies.append((response_dict["status_code"], json.loads(response_dict["body"])))
+
+    @property
+    def last(self) -> tuple[int, dict[str, Any]]:
+        return self.bodies[-1]
+
+
+def assert_valid_output(client: Any, operation: str, response: dict[str, Any]) -> None:
+    """The parsed response and the raw wire body both validate against the output shape
+    (the raw check also catches members the shape does not have: botocore's parser would
+    drop them silently)."""
+    shape = client.meta.service_model.operation_model(operation).output_shape
+    parsed = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    validate_parameters(parsed, shape)
+    status, raw = client.raw.last
+    assert status == 200
+    validate_parameters(raw, shape)
+    assert set(raw) == set(parsed)
