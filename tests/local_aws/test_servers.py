@@ -1,0 +1,112 @@
+"""LocalAWS (emulator + moto), its env for client processes, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local_aws import DEMO_SEED_PATH, LocalAWS, make_config_arn
+from tests.local_aws.helpers import ACCOUNT_A
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def local():
+    with LocalAWS(DEMO_SEED_PATH) as servers:
+        yield servers
+
+
+@pytest.fixture
+def aws_env(local, monkeypatch):
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    for key, value in local.env.items():
+        monkeypatch.setenv(key, value)
+    return local.env
+
+
+def test_env_contents(local):
+    env = local.env
+    assert env["AWS_ENDPOINT_URL_LICENSE_MANAGER"] == local.emulator_url
+    for service in ("S3", "SNS", "SQS", "STS"):
+        assert env[f"AWS_ENDPOINT_URL_{service}"] == local.moto_url
+    assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+    assert local.emulator_url != local.moto_url
+
+
+def test_env_routes_license_manager_by_signed_region(local, aws_env, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCOUNT_A)
+    local.emulator.calls.reset()
+    client = boto3.client("license-manager", region_name="eu-west-1")
+    listed = client.list_license_configurations()["LicenseConfigurations"]
+    assert listed and all(":eu-west-1:" in c["LicenseConfigurationArn"] for c in listed)
+    arn = make_config_arn("eu-west-1", ACCOUNT_A, "demo-win-host-euw1")
+    assert client.get_license_configuration(LicenseConfigurationArn=arn)["Name"]
+    assert local.emulator.call_count() == 2
+    assert boto3.client("license-manager").list_license_configurations()["LicenseConfigurations"]
+
+
+def test_s3_through_env(aws_env):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="license-reports")
+    s3.put_object(Bucket="license-reports", Key="2024/report.json", Body=b'{"ok": true}')
+    body = s3.get_object(Bucket="license-reports", Key="2024/report.json")["Body"].read()
+    assert json.loads(body) == {"ok": True}
+
+
+def test_sns_to_sqs_delivery(aws_env):
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="license-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="license-alerts-q")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    sns.publish(TopicArn=topic, Message="over the limit")
+    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(messages[0]["Body"])["Message"] == "over the limit"
+
+
+def test_sts_through_env(aws_env):
+    assert boto3.client("sts").get_caller_identity()["Account"]
+
+
+def test_cli_serve_until_sigterm(tmp_path):
+    env_file = tmp_path / "local_aws.env"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_aws", "serve", "--env-file", str(env_file)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not env_file.exists() or not env_file.read_text():
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "the CLI did not start"
+            time.sleep(0.1)
+        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+        url = env["AWS_ENDPOINT_URL_LICENSE_MANAGER"]
+        with urllib.request.urlopen(f"{url}/_emulator/health") as response:
+            assert json.loads(response.read())["configurations"] == 10
+        process.send_signal(signal.SIGTERM)
+        stdout, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert f"export AWS_ENDPOINT_URL_LICENSE_MANAGER={url}" in stdout
+    assert "export AWS_DEFAULT_REGION=us-east-1" in stdout
