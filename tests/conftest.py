@@ -42,3 +42,42 @@ def airflow_db() -> Path:
         env=os.environ.copy(),
     )
     return AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def local_aws_servers():
+    """The License Manager emulator and moto's server, reached through AWS_ENDPOINT_URL_*."""
+    from local_aws.servers import LocalAWS
+
+    with LocalAWS() as servers:
+        saved = {name: os.environ.get(name) for name in servers.env}
+        os.environ.update(servers.env)
+        yield servers
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def license_dag(airflow_db):
+    """A freshly parsed DAG: dag.test() keeps the trigger params of a run on the DAG object."""
+    from tests.support import load_dag
+
+    return load_dag()
+
+
+@pytest.fixture
+def world(local_aws_servers, license_dag):
+    """A fresh bucket and a reset emulator for one test."""
+    import uuid
+
+    import boto3
+
+    from tests.support import World
+
+    local_aws_servers.emulator.reset()
+    bucket = f"reports-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    return World(local_aws_servers, license_dag, bucket)

@@ -1,5 +1,4 @@
 import pytest
-
 from license_manager.arns import (
     InvalidLicenseConfigurationArn,
     parse_license_configuration_arn,

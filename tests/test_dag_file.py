@@ -1,4 +1,4 @@
-"""The DAG file as Airflow's parser sees it: schedule, structure, and nothing touched at parse time."""
+"""The DAG file as Airflow's parser sees it: schedule, shape, nothing touched at parse time."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 import pytest
-
 from license_manager.settings import (
     ScheduleError,
     SettingsError,
@@ -9,7 +8,10 @@ from license_manager.settings import (
     resolve_settings,
 )
 
-ARN = "arn:aws:license-manager:us-east-1:111111111111:license-configuration:lic-0123456789abcdef0123456789abcdef"
+ARN = (
+    "arn:aws:license-manager:us-east-1:111111111111:"
+    "license-configuration:lic-0123456789abcdef0123456789abcdef"
+)
 
 
 def variables(**values):
