@@ -1,0 +1,29 @@
+# Two entry points: `make demo` (the main job on the local AWS) and `make test` (every test).
+# Both install what they need: uv from PyPI into .local/tools, then the locked dependencies.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .local/tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install demo test lint
+
+install: .venv/.installed
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.installed: pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+demo: install
+	.venv/bin/python -m demo
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+test: lint
+	.venv/bin/python -m pytest

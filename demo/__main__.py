@@ -1,0 +1,131 @@
+"""The main job on the embedded local defaults.
+
+Starts the local AWS with the demo data, runs the license_tracking DAG once through
+Airflow (``airflow dags test``), prints where the report set landed and the summary as a
+table, and copies the report set to ``.local/demo-reports/`` to open in a spreadsheet.
+
+    .venv/bin/python -m demo
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+
+from local_aws.seeding import DEMO_SEED_PATH, load_seed
+from local_aws.servers import LocalAWS
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL = ROOT / ".local"
+AIRFLOW_HOME = LOCAL / "airflow"
+DOWNLOADS = LOCAL / "demo-reports"
+BUCKET = "license-reports"
+PREFIX = "reports/"
+TABLE_COLUMNS = (
+    ("Region", "Region"),
+    ("AccountId", "Account"),
+    ("Name", "Name"),
+    ("LicenseCountingType", "Counting"),
+    ("LicenseCount", "Licenses"),
+    ("ConsumedLicenses", "Consumed"),
+    ("UtilizationPercent", "Used %"),
+    ("UsageRecordCount", "Usage rows"),
+    ("Error", "Error"),
+)
+
+
+def airflow_env(local_aws: LocalAWS, arns: list[str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        **local_aws.env,
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_VAR_LICENSE_CONFIG_ARNS": json.dumps(arns),
+        "AIRFLOW_VAR_LICENSE_REPORT_BUCKET": BUCKET,
+        "AIRFLOW_VAR_LICENSE_REPORT_PREFIX": PREFIX,
+    }
+
+
+def run_airflow(args: list[str], env: dict[str, str], log: Path) -> None:
+    with log.open("a") as output:
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=env, stdout=output, stderr=output
+        )
+    if result.returncode:
+        sys.exit(f"'airflow {' '.join(args)}' failed; see {log}")
+
+
+def format_table(rows: list[dict[str, str]]) -> str:
+    header = [title for _, title in TABLE_COLUMNS]
+    body = [[row[column] for column, _ in TABLE_COLUMNS] for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+
+    return "\n".join([line(header), line(["-" * width for width in widths]), *map(line, body)])
+
+
+def download(s3, folder: str) -> Path:
+    target = DOWNLOADS / folder
+    target.mkdir(parents=True, exist_ok=True)
+    for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=folder)["Contents"]:
+        s3.download_file(BUCKET, item["Key"], str(target / item["Key"].rsplit("/", 1)[1]))
+    return target
+
+
+def main() -> None:
+    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    log = LOCAL / "demo-airflow.log"
+    log.write_text("")
+    arns = [entry["LicenseConfigurationArn"] for entry in load_seed(DEMO_SEED_PATH)]
+    with LocalAWS(DEMO_SEED_PATH) as local_aws:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=local_aws.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        s3.create_bucket(Bucket=BUCKET)
+        env = airflow_env(local_aws, arns)
+        print(
+            f"Local AWS up: License Manager emulator {local_aws.emulator_url}, "
+            f"moto {local_aws.moto_url}; {len(arns)} demo configurations."
+        )
+        print(
+            f"Preparing Airflow in {AIRFLOW_HOME.relative_to(ROOT)} (log: {log.relative_to(ROOT)})"
+        )
+        run_airflow(["db", "migrate"], env, log)
+        print("Running the license_tracking DAG once: airflow dags test license_tracking")
+        run_airflow(["dags", "test", "license_tracking"], env, log)
+
+        manifest_key = next(
+            item["Key"]
+            for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]
+            if item["Key"].endswith("/manifest.json")
+        )
+        folder = manifest_key.rsplit("/", 1)[0] + "/"
+        manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read())
+        summary = s3.get_object(Bucket=BUCKET, Key=folder + "license-consumption-summary.csv")
+        rows = list(csv.DictReader(io.StringIO(summary["Body"].read().decode("utf-8"))))
+        print(f"\nReport set: s3://{BUCKET}/{folder}")
+        for file in manifest["files"]:
+            name = file["key"].rsplit("/", 1)[1]
+            print(f"  {name:<50} {file['rows']:>6} rows {file['bytes']:>8} bytes")
+        print(f"  {'manifest.json':<50} (written last)\n")
+        print(format_table(rows))
+        print(f"\nCopied to {download(s3, folder).relative_to(ROOT)}/")
+
+
+if __name__ == "__main__":
+    main()
