@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, TriggerRule, task
-from license_manager import pipeline
 from license_manager.alerts import LicenseAlertNotifier
 from license_manager.operators import MAP_INDEX_TEMPLATE, LicenseManagerOperator
 from license_manager.settings import SETTINGS, schedule_from_environment
@@ -43,6 +42,8 @@ The schedule comes from the environment variable `LICENSE_TRACKING_SCHEDULE` (de
 def resolve_settings(params=None, dag_run=None, logical_date=None, ti=None) -> list[dict]:
     """Returns one kwargs dict per valid ARN for the mapped fetch; the report plan goes to
     the XCom key 'report' (a mapped task can only expand over a return value)."""
+    from license_manager import pipeline
+
     run = pipeline.resolve_run(
         params, dag_run.dag_id, dag_run.run_id, logical_date or dag_run.run_after
     )
@@ -52,11 +53,15 @@ def resolve_settings(params=None, dag_run=None, logical_date=None, ti=None) -> l
 
 @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
 def write_report(report: dict) -> dict:
+    from license_manager import pipeline
+
     return pipeline.write_report(report)
 
 
 @task(multiple_outputs=False, retries=0)
 def check_collection(result: dict) -> str:
+    from license_manager import pipeline
+
     return pipeline.check_collection(result)
 
 

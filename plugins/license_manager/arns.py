@@ -6,8 +6,6 @@ import json
 import re
 from dataclasses import dataclass
 
-from botocore.utils import ArnParser, InvalidArnException
-
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _LICENSE_CONFIGURATION_RESOURCE = re.compile(r"^license-configuration:(lic-[0-9a-zA-Z]+)$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -31,6 +29,8 @@ class LicenseConfigurationArn:
 
 def parse_license_configuration_arn(text: str) -> LicenseConfigurationArn:
     """Validate one ARN; raise InvalidLicenseConfigurationArn saying what is wrong."""
+    from botocore.utils import ArnParser, InvalidArnException
+
     arn = text.strip()
     try:
         parts = ArnParser().parse_arn(arn)

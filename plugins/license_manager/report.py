@@ -227,6 +227,13 @@ class _HashingWriter(io.RawIOBase):
         return len(data)
 
 
+def _transfer_config():
+    from boto3.s3.transfer import TransferConfig
+
+    # Two 8 MiB parts in flight keep a task's memory flat however large the file.
+    return TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
+
+
 def stage_usage_file(
     s3: S3Hook, bucket: str, key: str, arn: str, pages: Iterable[list[dict[str, Any]]]
 ) -> FileRecord:
@@ -248,7 +255,7 @@ def stage_usage_file(
             rows += len(page)
         text.flush()
         spool.seek(0)
-        s3.conn.upload_fileobj(spool, bucket, key)
+        s3.conn.upload_fileobj(spool, bucket, key, Config=_transfer_config())
         return FileRecord(key=key, rows=rows, bytes=sink.size, sha256=sink.sha256.hexdigest())
 
 

@@ -1,0 +1,84 @@
+"""Cells, keys and the README's promises about them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from license_manager.report import (
+    SUMMARY_COLUMNS,
+    USAGE_COLUMNS,
+    format_cell,
+    run_folder,
+    staging_folder,
+    utilization_percent,
+)
+from license_manager.settings import SETTINGS
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "cell"),
+    [
+        (None, "Name", ""),
+        (True, "LicenseCountHardLimit", "true"),
+        (False, "LicenseCountHardLimit", "false"),
+        (-5, "ConsumedLicenses", "-5"),
+        ("-5", "ConsumedLicenses", "-5"),
+        ("=1+1", "Name", "'=1+1"),
+        ("+1", "Description", "'+1"),
+        ("-1", "Description", "'-1"),
+        ("@SUM(A1)", "Name", "'@SUM(A1)"),
+        ("\tx", "Name", "'\tx"),
+        ("\rx", "Name", "'\rx"),
+        ("plain, with comma", "Name", "plain, with comma"),
+        (["#minimumVcpus=2"], "LicenseRules", '["#minimumVcpus=2"]'),
+        ([{"Key": "k", "Value": "=v"}], "Tags", '[{"Key":"k","Value":"=v"}]'),
+        ({"é": 1}, "Tags", '{"é":1}'),
+        (
+            datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+            "",
+            "2026-01-02T01:04:05Z",
+        ),
+    ],
+)
+def test_cells(value, column, cell):
+    assert format_cell(value, column) == cell
+
+
+def test_json_cells_that_look_like_formulas_are_protected():
+    assert format_cell(["=x"], "LicenseRules") == '["=x"]'
+    assert format_cell("=x", "LicenseRules") == "'=x"
+
+
+@pytest.mark.parametrize(
+    ("consumed", "count", "percent"),
+    [
+        (2056, 2400, "85.67"),
+        (1, 8, "12.50"),
+        (1, 200, "0.50"),
+        (25, 20, "125.00"),
+        (0, 50, "0.00"),
+        (5, None, None),
+        (5, 0, None),
+        (None, 10, None),
+    ],
+)
+def test_utilization(consumed, count, percent):
+    assert utilization_percent(consumed, count) == percent
+
+
+def test_folders_are_zero_padded_utc_without_spaces_or_colons():
+    moment = datetime(2026, 3, 7, 23, 4, 9, tzinfo=timezone(timedelta(hours=-5)))
+    assert run_folder("", moment) == "2026/03/08/20260308T040409Z/"
+    assert run_folder("reports/", moment.astimezone(UTC)) == "reports/2026/03/08/20260308T040409Z/"
+    assert staging_folder("reports/", moment) == "reports/_staging/20260308T040409Z/"
+
+
+def test_readme_documents_the_columns_and_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    assert ",".join(SUMMARY_COLUMNS) in readme.splitlines()
+    assert ",".join(USAGE_COLUMNS) in readme.splitlines()
+    for setting in SETTINGS:
+        assert f"| `{setting.name}` |" in readme
