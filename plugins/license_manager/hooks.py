@@ -100,24 +100,19 @@ class LicenseManagerHook(AwsBaseHook):
     def iter_usage_pages(self, arn: str, page_size: int | None = None) -> Iterator[list[dict]]:
         """Yield every page of usage records through botocore's paginator.
 
-        Each page is asked for by its own paginator iteration that starts from the
-        previous page's token, so a page that fails with a retryable error is asked for
-        again from the same token: no record is skipped or repeated.
+        Each page is fetched by its own paginator iteration starting from the previous
+        page's token, so a page that fails with a retryable error is asked for again from
+        the same token: no record is skipped or repeated.
         """
         paginator = self.conn.get_paginator("list_usage_for_license_configuration")
         config: dict[str, Any] = {"PageSize": page_size or self.USAGE_PAGE_SIZE}
-        while True:
-            page = self.backoff.call(
-                lambda: next(
-                    iter(paginator.paginate(LicenseConfigurationArn=arn, PaginationConfig=config)),
-                    None,
-                ),
-                f"ListUsageForLicenseConfiguration {arn}",
-            )
-            if page is None:
-                return
+
+        def next_page() -> dict[str, Any] | None:
+            pages = paginator.paginate(LicenseConfigurationArn=arn, PaginationConfig=config)
+            return next(iter(pages), None)
+
+        while page := self.backoff.call(next_page, f"ListUsageForLicenseConfiguration {arn}"):
             yield page.get("LicenseConfigurationUsageList", [])
-            token = page.get("NextToken")
-            if not token:
+            if not (token := page.get("NextToken")):
                 return
             config["StartingToken"] = TokenEncoder().encode({"NextToken": token})
