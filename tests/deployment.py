@@ -1,0 +1,130 @@
+"""The deployment files as data: docker-compose.yaml, deploy/airflow.env, .env.example and the
+requirements exported from uv.lock. Read by the static checks and the native topology."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yaml"
+AIRFLOW_ENV_FILE = ROOT / "deploy" / "airflow.env"
+ENV_EXAMPLE_FILE = ROOT / ".env.example"
+
+#: The services of Airflow 3.3's official docker-compose.yaml (flower and airflow-cli under
+#: profiles there too).
+OFFICIAL_SERVICES = (
+    "postgres",
+    "redis",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-triggerer",
+    "airflow-init",
+    "airflow-cli",
+    "flower",
+)
+#: Long-running Airflow services and their command, as `airflow <command>` runs it.
+AIRFLOW_COMMANDS = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-worker": "celery worker",
+    "airflow-triggerer": "triggerer",
+}
+#: Where the image keeps AIRFLOW_HOME; paths in deploy/airflow.env start with it.
+IMAGE_AIRFLOW_HOME = "/opt/airflow"
+
+_ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines, taken literally; blank lines and # comments skipped.
+
+    Quotes and ``$`` are refused: Docker Compose would strip or interpolate them, so the
+    file would not mean the same to compose and to the native topology.
+    """
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        if not match:
+            raise ValueError(f"{path.name}:{number}: not KEY=VALUE: {line!r}")
+        key, value = match.groups()
+        if value[:1] in ("'", '"') or "$" in value or " #" in value:
+            raise ValueError(f"{path.name}:{number}: {key} must be a plain value: {value!r}")
+        if key in values:
+            raise ValueError(f"{path.name}:{number}: {key} is set twice")
+        values[key] = value
+    return values
+
+
+def shared_airflow_env() -> dict[str, str]:
+    return read_env_file(AIRFLOW_ENV_FILE)
+
+
+def load_compose() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def environment_of(service: dict[str, Any]) -> dict[str, str]:
+    """A service's ``environment:`` as a dict (compose accepts a mapping or KEY=VALUE list)."""
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
+    return {key: "" if value is None else str(value) for key, value in environment.items()}
+
+
+def env_files_of(service: dict[str, Any]) -> list[str]:
+    entries = service.get("env_file") or []
+    if isinstance(entries, str):
+        entries = [entries]
+    return [entry if isinstance(entry, str) else entry["path"] for entry in entries]
+
+
+def find_uv() -> str | None:
+    """The uv the Makefile installs, else $UV, else uv on PATH."""
+    candidates = [ROOT / ".local" / "tools" / "bin" / "uv", os.environ.get("UV")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which("uv")
+
+
+#: How requirements/*.txt are exported from uv.lock (the Dockerfile installs them).
+REQUIREMENTS_EXPORTS = {
+    "docker.txt": ["--no-dev", "--extra", "celery", "--no-emit-project"],
+    # moto[server] and what it needs: the dev group without the test and lint tools and
+    # without what docker.txt already brings.
+    "local-aws.txt": [
+        "--only-group",
+        "dev",
+        "--prune",
+        "playwright",
+        "--prune",
+        "pytest",
+        "--prune",
+        "ruff",
+        "--prune",
+        "apache-airflow-providers-celery",
+        "--prune",
+        "psycopg2-binary",
+        "--no-emit-project",
+    ],
+}
+
+
+def requirement_lines(text: str) -> list[str]:
+    """Requirements and their hashes, without uv's comments (which vary between versions)."""
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
