@@ -5,6 +5,8 @@ UV_VERSION := 0.13.8
 TOOLS := .local/tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
+# Precompiled bytecode: every Airflow process (tasks included) starts faster.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: install demo test lint
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the license_tracking pipeline; run ``python -m benchmarks``."""

@@ -1,0 +1,147 @@
+"""Run the benchmark scenarios against the local AWS and a real Airflow; print a table and
+write ``benchmarks/results/latest.json``.
+
+    .venv/bin/python -m benchmarks            # the full suite (about half an hour here)
+    .venv/bin/python -m benchmarks --smoke    # tiny sizes: checks that figures are produced
+    .venv/bin/python -m benchmarks --only parse_cost api_calls
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import scenarios
+from benchmarks.scenarios import DAG_ID, NOOP_DAG_ID, ROOT, Bench, Result
+from local_aws.servers import LocalAWS
+from tests.e2e.airflow_stack import AirflowStack
+
+RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+STACK_SCENARIOS = ("api_calls", "airflow_overhead", "big_usage", "throttled")
+ALL = ("api_calls", "airflow_overhead", "big_usage", "parse_cost", "throttled")
+
+
+def headline(result: Result) -> str:
+    f = result.figures
+    if result.scenario == "api_calls":
+        made, minimum = sum(f["calls"].values()), sum(f["minimum"].values())
+        return f"{made} calls, minimum {minimum}, ratio {f['ratio']:.2f}"
+    if result.scenario == "airflow_overhead":
+        return "; ".join(
+            f"{key.removeprefix('latency_')}: {value['ratio']:.2f}x" for key, value in f.items()
+        )
+    if result.scenario == "big_usage":
+        one = f["one_configuration"]
+        return (
+            f"{one['records']:,} records: peak {one['peak_rss_mib']} MiB "
+            f"({f['peak_rss_growth_vs_20000']}x the 20k run), "
+            f"{one['records_per_second']:,} rec/s, db +{one['database_bytes_added']:,} B"
+        )
+    if result.scenario == "parse_cost":
+        cold, minimal = f["license_tracking_seconds"], f["minimal_seconds"]
+        return f"{cold}s vs {minimal}s, ratio {f['ratio']:.2f}"
+    if result.scenario == "throttled":
+        extra = f["extra_calls"] / f["minimum"]
+        return f"lost {f['records_lost']}, extra calls {f['extra_calls']} (+{extra:.0%})"
+    return ""
+
+
+def table(results: list[Result]) -> str:
+    rows = [("scenario", "figures", "target", "holds")]
+    rows += [(r.scenario, headline(r), r.target, "yes" if r.holds else "NO") for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    )
+
+
+def dags_folder(parent: Path) -> Path:
+    folder = parent / "dags"
+    folder.mkdir()
+    (folder / "license_tracking.py").symlink_to(ROOT / "dags" / "license_tracking.py")
+    (folder / "license_tracking_noop.py").symlink_to(
+        ROOT / "benchmarks" / "dags" / "license_tracking_noop.py"
+    )
+    return folder
+
+
+def run_stack_scenarios(names: list[str], smoke: bool, workdir: Path) -> list[Result]:
+    results = []
+    with LocalAWS() as servers:
+        extra = {
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder(workdir)),
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "LICENSE_TRACKING_SCHEDULE": "None",
+        }
+        with AirflowStack(workdir / "airflow", servers.env, extra, name="benchmark") as stack:
+            for dag_id in (DAG_ID, NOOP_DAG_ID):
+                stack.wait_for_dag(dag_id)
+                stack.api.patch(f"/dags/{dag_id}", json={"is_paused": False})
+            bench = Bench(servers, stack)
+            for name in names:
+                results.append(
+                    run_one(name, lambda name=name: getattr(scenarios, name)(bench, smoke))
+                )
+    return results
+
+
+def run_one(name: str, scenario) -> Result:
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    start = time.monotonic()
+    result = scenario()
+    print(f"  {name}: {time.monotonic() - start:.0f}s, holds={result.holds}", file=sys.stderr)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes; for the test suite")
+    parser.add_argument("--only", nargs="+", choices=ALL, default=list(ALL))
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="license-benchmarks-") as workdir:
+        if "parse_cost" in args.only:
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(ROOT / "plugins"),
+                "AIRFLOW_HOME": str(Path(workdir) / "parse"),
+            }
+            results.append(run_one("parse_cost", lambda: scenarios.parse_cost(env, args.smoke)))
+        stack_names = [name for name in args.only if name in STACK_SCENARIOS]
+        if stack_names:
+            results += run_stack_scenarios(stack_names, args.smoke, Path(workdir))
+    results.sort(key=lambda r: ALL.index(r.scenario))
+
+    print(table(results))
+    report = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "smoke": args.smoke,
+        "scenarios": [asdict(result) for result in results],
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

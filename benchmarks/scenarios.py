@@ -1,0 +1,375 @@
+"""The benchmark scenarios. Each returns a Result: its knobs, its figures, its target, whether
+the target holds. Scenarios 1, 2, 3 and 5 run through a real Airflow (scheduler,
+LocalExecutor, separate task processes) against the local AWS; scenario 4 times parsing."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from benchmarks.measure import TaskMemorySampler, database_bytes, median, mib
+from local_aws.seeding import make_configuration
+
+ROOT = Path(__file__).resolve().parents[1]
+DAG_ID = "license_tracking"
+NOOP_DAG_ID = "license_tracking_noop"
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+ACCOUNTS = ("111111111111", "222222222222")
+PAGE = 100
+
+
+@dataclass
+class Result:
+    scenario: str
+    knobs: dict[str, Any]
+    figures: dict[str, Any]
+    target: str
+    holds: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def config_arns(count: int, tag: str) -> list[str]:
+    return [
+        f"arn:aws:license-manager:{REGIONS[i % len(REGIONS)]}:{ACCOUNTS[i % len(ACCOUNTS)]}:"
+        f"license-configuration:lic-{uuid.uuid5(uuid.NAMESPACE_URL, f'{tag}-{i}').hex}"
+        for i in range(count)
+    ]
+
+
+def minimum_calls(sizes: list[int]) -> dict[str, int]:
+    """One GetLicenseConfiguration per ARN and one usage call per page the emulator serves."""
+    return {
+        "GetLicenseConfiguration": len(sizes),
+        "ListUsageForLicenseConfiguration": sum(max(1, math.ceil(n / PAGE)) for n in sizes),
+    }
+
+
+class Bench:
+    """The local AWS and a running Airflow stack shared by the scenarios."""
+
+    def __init__(self, servers, stack) -> None:
+        self.servers = servers
+        self.stack = stack
+        self.s3 = boto3.client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=servers.moto_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def seed(self, arns: list[str], sizes: list[int]) -> None:
+        self.servers.emulator.reset()
+        self.servers.emulator.seed(
+            [make_configuration(arn, usage_count=n) for arn, n in zip(arns, sizes, strict=True)]
+        )
+
+    def run(self, dag_id: str, arns: list[str], timeout: float = 3600) -> dict[str, Any]:
+        """Trigger a run through the REST API with its own bucket; wait for it to finish."""
+        bucket = f"bench-{uuid.uuid4().hex[:12]}"
+        self.s3.create_bucket(Bucket=bucket)
+        conf = {"license_config_arns": arns, "license_report_bucket": bucket}
+        run = self.stack.api.post(
+            f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}
+        ).json()
+        run = self.stack.wait_for_run(dag_id, run["dag_run_id"], timeout=timeout)
+        run["bucket"] = bucket
+        run["seconds"] = (
+            datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])
+        ).total_seconds()
+        return run
+
+    def manifest(self, bucket: str) -> dict[str, Any]:
+        keys = [item["Key"] for item in self.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        (key,) = [key for key in keys if key.endswith("/manifest.json")]
+        return json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def usage_rows_and_duplicates(self, bucket: str) -> tuple[int, int]:
+        """Data rows in every usage file, read back from S3, and how many repeat a resource."""
+        rows = duplicates = 0
+        for file in self.manifest(bucket)["files"][1:]:
+            body = self.s3.get_object(Bucket=bucket, Key=file["key"])["Body"]
+            seen: set[bytes] = set()
+            for line in body.iter_lines():
+                if line.startswith(b"LicenseConfigurationArn,"):
+                    continue
+                resource = line.split(b",")[1]
+                duplicates += resource in seen
+                seen.add(resource)
+                rows += 1
+        return rows, duplicates
+
+    def task_ids(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
+        """Task instance id -> task id, for every instance of the run (paged)."""
+        names, offset = {}, 0
+        while True:
+            page = self.stack.api.get(
+                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                params={"limit": 100, "offset": offset},
+            ).json()
+            names.update({ti["id"]: ti["task_id"] for ti in page["task_instances"]})
+            offset += 100
+            if offset >= page["total_entries"]:
+                return names
+
+
+# --- 1. API calls -----------------------------------------------------------------------------
+
+
+def api_calls(bench: Bench, smoke: bool) -> Result:
+    count, largest = (6, 250) if smoke else (100, 2500)
+    sizes = [round(i * largest / (count - 1)) for i in range(count)]
+    arns = config_arns(count, "api-calls")
+    bench.seed(arns, sizes)
+    run = bench.run(DAG_ID, arns)
+    calls = bench.servers.emulator.calls.snapshot()["by_operation"]
+    minimum = minimum_calls(sizes)
+    made = {op: calls.get(op, 0) for op in minimum}
+    ratio = round(sum(made.values()) / sum(minimum.values()), 2)
+    return Result(
+        "api_calls",
+        {
+            "arns": count,
+            "regions": len(REGIONS),
+            "usage_per_configuration": f"0..{largest}",
+            "page_size": PAGE,
+            "latency_ms": 0,
+            "throttle_rate": 0,
+        },
+        {
+            "run_state": run["state"],
+            "calls": made,
+            "minimum": minimum,
+            "ratio": ratio,
+            "other_operations": {op: n for op, n in calls.items() if op not in minimum},
+        },
+        "calls / minimum = 1.00",
+        run["state"] == "success" and ratio == 1.0,
+    )
+
+
+# --- 2. Airflow overhead ----------------------------------------------------------------------
+
+
+def airflow_overhead(bench: Bench, smoke: bool) -> Result:
+    count, rounds, latencies = (4, 1, (0,)) if smoke else (200, 2, (0, 50))
+    arns = config_arns(count, "overhead")
+    sizes = [10] * count
+    figures: dict[str, Any] = {}
+    holds = True
+    for latency in latencies:
+        bench.seed(arns, sizes)
+        bench.servers.emulator.set_faults({"latency_ms": latency})
+        real, floor = [], []
+        for _ in range(rounds):  # alternate, so drift hits both alike
+            run = bench.run(DAG_ID, arns)
+            holds &= run["state"] == "success"
+            real.append(run["seconds"])
+            floor.append(bench.run(NOOP_DAG_ID, arns)["seconds"])
+        ratio = round(median(real) / median(floor), 2)
+        figures[f"latency_{latency}ms"] = {
+            "license_tracking_seconds": [round(s, 1) for s in real],
+            "noop_floor_seconds": [round(s, 1) for s in floor],
+            "ratio": ratio,
+        }
+        holds &= ratio <= 1.25
+    return Result(
+        "airflow_overhead",
+        {
+            "arns": count,
+            "usage_per_configuration": 10,
+            "latency_ms": list(latencies),
+            "rounds": rounds,
+            "executor": "LocalExecutor",
+            "parallelism": int(bench.stack.env["AIRFLOW__CORE__PARALLELISM"]),
+        },
+        figures,
+        "DAG run wall time <= 1.25 x the no-op floor",
+        holds,
+    )
+
+
+# --- 3. Big usage -----------------------------------------------------------------------------
+
+
+def _big_run(bench: Bench, arns: list[str], sizes: list[int]) -> dict[str, Any]:
+    bench.seed(arns, sizes)
+    before = database_bytes(bench.stack.home)
+    with TaskMemorySampler() as sampler:
+        run = bench.run(DAG_ID, arns)
+    time.sleep(2)  # let the scheduler's last writes land
+    added = database_bytes(bench.stack.home) - before
+    rows, duplicates = bench.usage_rows_and_duplicates(run["bucket"])
+    names = bench.task_ids(run["dag_run_id"])
+    peaks: dict[str, int] = {}
+    for ti_id, peak in sampler.peaks.items():
+        if task := names.get(ti_id):
+            peaks[task] = max(peak, peaks.get(task, 0))
+    return {
+        "run_state": run["state"],
+        "records": sum(sizes),
+        "records_written": rows,
+        "duplicates": duplicates,
+        "seconds": round(run["seconds"], 1),
+        "records_per_second": round(sum(sizes) / run["seconds"]),
+        "peak_rss_mib_by_task": {task: mib(peak) for task, peak in sorted(peaks.items())},
+        "peak_rss_mib": mib(max(peaks.values())),
+        "database_bytes_added": added,
+    }
+
+
+def big_usage(bench: Bench, smoke: bool) -> Result:
+    big, many, each = (20_000, 5, 2_000) if smoke else (1_000_000, 50, 20_000)
+    one = _big_run(bench, config_arns(1, "big"), [big])
+    spread = _big_run(bench, config_arns(many, "many"), [each] * many)
+    small = _big_run(bench, config_arns(1, "small"), [20_000])
+    growth = round(one["peak_rss_mib"] / small["peak_rss_mib"], 2)
+    holds = (
+        all(r["run_state"] == "success" for r in (one, spread, small))
+        and one["records_written"] == big
+        and spread["records_written"] == many * each
+        and one["duplicates"] == spread["duplicates"] == 0
+        and one["peak_rss_mib"] <= 300
+        and growth <= 1.2
+        and max(one["database_bytes_added"], spread["database_bytes_added"]) <= 1024 * 1024
+    )
+    return Result(
+        "big_usage",
+        {
+            "one_configuration_records": big,
+            "configurations": many,
+            "records_each": each,
+            "reference_records": 20_000,
+            "latency_ms": 0,
+        },
+        {
+            "one_configuration": one,
+            f"{many}_configurations": spread,
+            "reference_20000_records": small,
+            "peak_rss_growth_vs_20000": growth,
+        },
+        "peak task RSS <= 300 MiB and <= 1.2 x the 20,000-record run's; "
+        "metadata database growth <= 1 MiB per run; every record written once",
+        holds,
+    )
+
+
+# --- 4. Parse cost ----------------------------------------------------------------------------
+
+MINIMAL_DAG = """
+from airflow.sdk import DAG
+
+with DAG(dag_id="minimal", schedule=None):
+    pass
+"""
+
+_COLD = "import runpy, sys; runpy.run_path(sys.argv[1])"
+_WARM = textwrap.dedent(
+    """
+    import runpy, sys, time
+    import airflow.sdk
+    start = time.perf_counter()
+    runpy.run_path(sys.argv[1])
+    print(time.perf_counter() - start)
+    """
+)
+
+
+def _time_process(code: str, path: Path, env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], env=env, check=True, capture_output=True, text=True
+    )
+    return time.perf_counter() - start, done.stdout.strip()
+
+
+def parse_cost(env: dict[str, str], smoke: bool) -> Result:
+    rounds = 2 if smoke else 9
+    with tempfile.TemporaryDirectory() as folder:
+        minimal = Path(folder) / "minimal_dag.py"
+        minimal.write_text(MINIMAL_DAG)
+        files = {"license_tracking": ROOT / "dags" / "license_tracking.py", "minimal": minimal}
+        cold: dict[str, list[float]] = {name: [] for name in files}
+        warm: dict[str, list[float]] = {name: [] for name in files}
+        for _ in range(rounds):
+            for name, path in files.items():
+                cold[name].append(_time_process(_COLD, path, env)[0])
+                warm[name].append(float(_time_process(_WARM, path, env)[1]))
+    ratio = round(median(cold["license_tracking"]) / median(cold["minimal"]), 2)
+    return Result(
+        "parse_cost",
+        {"rounds": rounds, "measure": "fresh interpreter running the DAG file, median"},
+        {
+            "license_tracking_seconds": round(median(cold["license_tracking"]), 3),
+            "minimal_seconds": round(median(cold["minimal"]), 3),
+            "ratio": ratio,
+            "after_airflow_sdk_import": {
+                "license_tracking_ms": round(median(warm["license_tracking"]) * 1000, 1),
+                "minimal_ms": round(median(warm["minimal"]) * 1000, 1),
+            },
+        },
+        "parse time <= 1.2 x the minimal DAG file's",
+        ratio <= 1.2,
+        notes=["after_airflow_sdk_import: the file alone, airflow.sdk already imported"],
+    )
+
+
+# --- 5. Throttled -----------------------------------------------------------------------------
+
+
+def throttled(bench: Bench, smoke: bool) -> Result:
+    count, each, rate = (3, 150, 0.3) if smoke else (20, 500, 0.3)
+    arns = config_arns(count, "throttled")
+    sizes = [each] * count
+    bench.seed(arns, sizes)
+    bench.servers.emulator.set_faults({"throttle_rate": rate, "throttle_seed": 11})
+    run = bench.run(DAG_ID, arns)
+    bench.servers.emulator.clear_faults()
+    calls = bench.servers.emulator.calls.snapshot()["by_operation"]
+    minimum = minimum_calls(sizes)
+    made = sum(calls.get(op, 0) for op in minimum)
+    rows, duplicates = (
+        bench.usage_rows_and_duplicates(run["bucket"]) if run["state"] == "success" else (0, 0)
+    )
+    tries = [ti_try for ti_try in _fetch_tries(bench, run["dag_run_id"])]
+    return Result(
+        "throttled",
+        {"arns": count, "usage_per_configuration": each, "throttle_rate": rate},
+        {
+            "run_state": run["state"],
+            "records": sum(sizes),
+            "records_written": rows,
+            "records_lost": sum(sizes) - rows,
+            "duplicates": duplicates,
+            "calls": made,
+            "minimum": sum(minimum.values()),
+            "extra_calls": made - sum(minimum.values()),
+            "tasks_retried_by_airflow": sum(1 for t in tries if t > 1),
+            "seconds": round(run["seconds"], 1),
+        },
+        "completes with 0 records lost",
+        run["state"] == "success" and rows == sum(sizes) and duplicates == 0,
+    )
+
+
+def _fetch_tries(bench: Bench, run_id: str) -> list[int]:
+    answer = bench.stack.api.get(
+        f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 100}
+    ).json()
+    return [
+        ti["try_number"]
+        for ti in answer["task_instances"]
+        if ti["task_id"] == "fetch_license_configuration"
+    ]
