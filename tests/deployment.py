@@ -98,26 +98,23 @@ def find_uv() -> str | None:
     return shutil.which("uv")
 
 
+def _local_aws_export() -> list[str]:
+    """moto[server] and what it needs: the dev group less its other members (test and lint
+    tools, and what requirements/docker.txt installs already)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    others = [Requirement(item).name for item in dev if isinstance(item, str)]
+    prunes = [arg for name in others if name != "moto" for arg in ("--prune", name)]
+    return ["--only-group", "dev", *prunes, "--no-emit-project"]
+
+
 #: How requirements/*.txt are exported from uv.lock (the Dockerfile installs them).
 REQUIREMENTS_EXPORTS = {
     "docker.txt": ["--no-dev", "--extra", "celery", "--no-emit-project"],
-    # moto[server] and what it needs: the dev group without the test and lint tools and
-    # without what docker.txt already brings.
-    "local-aws.txt": [
-        "--only-group",
-        "dev",
-        "--prune",
-        "playwright",
-        "--prune",
-        "pytest",
-        "--prune",
-        "ruff",
-        "--prune",
-        "apache-airflow-providers-celery",
-        "--prune",
-        "psycopg2-binary",
-        "--no-emit-project",
-    ],
+    "local-aws.txt": _local_aws_export(),
 }
 
 
