@@ -107,8 +107,7 @@ def test_every_airflow_variable_compose_sets_is_the_shared_one(compose, services
 def test_the_shared_settings_are_airflow_options_and_name_compose_hosts(services):
     from airflow.configuration import conf
 
-    conf.load_providers_configuration()
-    options = conf.configuration_description
+    options = conf.configuration_description  # Airflow's and the providers' options
     shared = shared_airflow_env()
     for key in shared:
         if key.startswith("AIRFLOW__"):
