@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Precompiled bytecode: every Airflow process (tasks included) starts faster.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install demo test lint
+.PHONY: install demo test lint browser
 
 install: .venv/.installed
 
@@ -27,5 +27,9 @@ lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-test: lint
+# The end-to-end UI test drives Debian's chromium; Playwright's own browser download is not used.
+browser:
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+test: lint browser
 	.venv/bin/python -m pytest

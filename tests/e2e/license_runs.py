@@ -1,0 +1,40 @@
+"""What the e2e tests share about license_tracking runs: starting them, finding their reports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from tests.e2e.airflow_stack import AirflowStack
+from tests.support import World
+
+DAG_ID = "license_tracking"
+FETCH = "fetch_license_configuration"
+
+
+def new_world(servers: Any) -> World:
+    """A fresh bucket on the local S3, read back with the dag.test suite's helpers."""
+    bucket = f"e2e-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    return World(servers, None, bucket)
+
+
+def trigger(stack: AirflowStack, conf: dict[str, Any]) -> dict[str, Any]:
+    """Trigger a run through the REST API, as the trigger form does; wait for it to finish."""
+    run = stack.api.post(
+        f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf}
+    ).json()
+    return stack.wait_for_run(DAG_ID, run["dag_run_id"])
+
+
+def run_folder(run: dict[str, Any], prefix: str = "") -> str:
+    """The report folder of a run: its logical date, or when it was triggered without one."""
+    moment = datetime.fromisoformat(run["logical_date"] or run["run_after"]).astimezone(UTC)
+    return f"{prefix}{moment:%Y/%m/%d}/{moment:%Y%m%dT%H%M%SZ}/"
+
+
+def usage_key(folder: str, arn: str) -> str:
+    return f"{folder}{arn.rsplit(':', 1)[1]}-usage.csv"
