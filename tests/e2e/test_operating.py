@@ -234,7 +234,7 @@ def test_denied_configuration_fails_the_run_and_alerts_by_sns(stack, reports, al
         ("check_collection", -1): ("failed", 1),
     }
 
-    alerts = wait_for(lambda: len(found := messages()) >= 2 and found, "two SNS alerts")
+    alerts = wait_for(lambda: len(found := messages()) >= 2 and found, "two SNS alerts", timeout=60)
     fetch_alert = next(m for m in alerts if f"Task: {FETCH}" in m)
     assert f"Run: {run['dag_run_id']}" in fetch_alert
     assert f"Configuration: {denied}" in fetch_alert
@@ -275,9 +275,11 @@ def test_ui_shows_mapped_instances_by_configuration_name(stack, triggered, varia
             page.get_by_label("Username").fill(USERNAME)
             page.get_by_label("Password").fill(stack.password)
             page.get_by_role("button", name="Sign in").click()
-            for name in labels:
-                expect(page.get_by_role("link", name=name)).to_be_visible(timeout=60_000)
-            page.screenshot(path=ARTIFACTS / "mapped-instances.png", full_page=True)
+            try:
+                for name in labels:
+                    expect(page.get_by_role("link", name=name)).to_be_visible(timeout=60_000)
+            finally:
+                page.screenshot(path=ARTIFACTS / "mapped-instances.png", full_page=True)
             text = page.locator("body").inner_text()
             rows = page.get_by_role("row").all_inner_texts()
         finally:
