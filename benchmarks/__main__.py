@@ -127,15 +127,23 @@ def main(argv: list[str] | None = None) -> int:
     results.sort(key=lambda r: ALL.index(r.scenario))
 
     print(table(results))
+    measured_at = datetime.now(UTC).isoformat(timespec="seconds")
+    fresh = [{**asdict(result), "measured_at": measured_at} for result in results]
+    kept = []
+    if set(args.only) != set(ALL) and args.output.exists():  # --only refreshes those scenarios
+        kept = [
+            scenario
+            for scenario in json.loads(args.output.read_text())["scenarios"]
+            if scenario["scenario"] not in args.only
+        ]
     report = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
         "smoke": args.smoke,
-        "scenarios": [asdict(result) for result in results],
+        "scenarios": sorted(kept + fresh, key=lambda s: ALL.index(s["scenario"])),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")

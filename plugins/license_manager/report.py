@@ -239,10 +239,12 @@ def stage_usage_file(
 ) -> FileRecord:
     """Stream usage pages into a CSV on local disk, then upload it (multipart when large).
 
-    Only one page is held in memory at a time, whatever the number of records.
+    Only one page is held in memory at a time, whatever the number of records. The file is
+    uploaded by name, so each part is read from disk as it is sent: a file object would be
+    read ahead into memory part by part.
     """
     rows = 0
-    with tempfile.TemporaryFile() as spool:
+    with tempfile.NamedTemporaryFile(prefix="license-usage-", suffix=".csv") as spool:
         sink = _HashingWriter(spool)
         text = io.TextIOWrapper(sink, encoding="utf-8", newline="")
         writer = csv.writer(text, lineterminator="\r\n")
@@ -254,8 +256,8 @@ def stage_usage_file(
             )
             rows += len(page)
         text.flush()
-        spool.seek(0)
-        s3.conn.upload_fileobj(spool, bucket, key, Config=_transfer_config())
+        spool.flush()
+        s3.conn.upload_file(spool.name, bucket, key, Config=_transfer_config())
         return FileRecord(key=key, rows=rows, bytes=sink.size, sha256=sink.sha256.hexdigest())
 
 
