@@ -261,6 +261,10 @@ def stage_usage_file(
         return FileRecord(key=key, rows=rows, bytes=sink.size, sha256=sink.sha256.hexdigest())
 
 
+def _put(s3: S3Hook, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    s3.conn.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
 def outcome_key(staging: str, configuration_id: str) -> str:
     return f"{staging}{configuration_id}/outcome.json"
 
@@ -270,12 +274,8 @@ def staged_usage_key(staging: str, configuration_id: str) -> str:
 
 
 def stage_outcome(s3: S3Hook, bucket: str, staging: str, outcome: ConfigurationOutcome) -> None:
-    s3.conn.put_object(
-        Bucket=bucket,
-        Key=outcome_key(staging, outcome.configuration_id),
-        Body=outcome.to_json().encode(),
-        ContentType="application/json",
-    )
+    key = outcome_key(staging, outcome.configuration_id)
+    _put(s3, bucket, key, outcome.to_json().encode(), "application/json")
 
 
 # --- The report set ---------------------------------------------------------------------------
@@ -311,10 +311,6 @@ def read_staged_outcome(
             error="no result was recorded: the task did not finish (see its log in Airflow)",
         )
     return ConfigurationOutcome.from_json(body)
-
-
-def _put(s3: S3Hook, bucket: str, key: str, body: bytes, content_type: str) -> None:
-    s3.conn.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
 def _list_keys(s3: S3Hook, bucket: str, prefix: str) -> list[str]:
