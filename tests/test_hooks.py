@@ -69,3 +69,85 @@ def test_backoff_delays_grow_exponentially_with_full_jitter():
         delays = [policy.delay(attempt) for _ in range(200)]
         assert all(0 <= delay <= cap for delay in delays)
         assert max(delays) > cap / 2
+
+
+# --- What each task process pays for its clients ------------------------------------------------
+
+
+def _json_files_read(monkeypatch) -> list[str]:
+    """Every botocore data file parsed from now on."""
+    import botocore.loaders
+
+    read: list[str] = []
+    original = botocore.loaders.JSONFileLoader.load_file
+
+    def load_file(self, file_path):
+        data = original(self, file_path)
+        if data is not None:
+            read.append(file_path)
+        return data
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", load_file)
+    return read
+
+
+def test_preloaded_botocore_data_serves_both_hooks_without_parsing_again(monkeypatch):
+    from license_manager.hooks import ReportBucketHook, load_botocore_data
+
+    load_botocore_data()
+    read = _json_files_read(monkeypatch)
+
+    license_manager = LicenseManagerHook(aws_conn_id=None, region_name="eu-west-1")
+    license_manager.conn.get_paginator("list_usage_for_license_configuration")
+    ReportBucketHook(aws_conn_id=None).conn.get_paginator("list_objects_v2")
+
+    assert read == []
+
+
+def test_without_preload_the_second_hook_reuses_what_the_first_parsed(monkeypatch):
+    from license_manager import hooks
+
+    monkeypatch.setattr(hooks, "SHARED_BOTOCORE_DATA", hooks.Loader())
+    read = _json_files_read(monkeypatch)
+
+    hooks.LicenseManagerHook(aws_conn_id=None, region_name="us-east-1").get_conn()
+    first = len(read)
+    hooks.LicenseManagerHook(aws_conn_id=None, region_name="eu-west-1").get_conn()
+
+    assert any(path.endswith("endpoints") for path in read)
+    assert first > 0 and len(read) == first
+
+
+def test_user_agent_names_the_operator_that_created_the_client():
+    class InventoryOperator:
+        def execute(self):
+            return LicenseManagerHook(aws_conn_id=None, region_name="us-east-1").conn
+
+    user_agent = InventoryOperator().execute().meta.config.user_agent_extra
+
+    assert "Caller/InventoryOperator" in user_agent
+    assert "Airflow/" in user_agent and "AmPP/" in user_agent
+
+
+@pytest.mark.parametrize(("setting", "preloaded"), [(None, False), ("True", True)])
+def test_plugin_preloads_only_when_asked(setting, preloaded):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__LICENSE_MANAGER")}
+    env["PYTHONPATH"] = str(ROOT / "plugins")
+    if setting:
+        env["AIRFLOW__LICENSE_MANAGER__PRELOAD"] = setting
+    probe = (
+        "import sys; from license_manager.plugin import LicenseManagerPlugin; "
+        "LicenseManagerPlugin.on_load(); "
+        "print('license_manager.preload' in sys.modules, 'boto3' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.splitlines()[-1].split() == [str(preloaded), str(preloaded)]

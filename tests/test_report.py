@@ -82,3 +82,22 @@ def test_readme_documents_the_columns_and_every_setting():
     assert ",".join(USAGE_COLUMNS) in readme.splitlines()
     for setting in SETTINGS:
         assert f"| `{setting.name}` |" in readme
+
+
+def test_staged_files_are_copied_whole_small_and_multipart(local_aws_servers):
+    import uuid
+
+    from license_manager.hooks import ReportBucketHook
+    from license_manager.report import copy_staged_files
+
+    s3 = ReportBucketHook(aws_conn_id=None)
+    bucket = f"copies-{uuid.uuid4().hex[:8]}"
+    s3.conn.create_bucket(Bucket=bucket)
+    bodies = {"small": b"a,b\r\n", "large": bytes(range(256)) * (9 * 4096)}  # 9 MiB: in parts
+    for name, body in bodies.items():
+        s3.conn.put_object(Bucket=bucket, Key=f"_staging/{name}", Body=body)
+
+    copy_staged_files(s3, bucket, [(f"_staging/{name}", f"report/{name}") for name in bodies])
+
+    for name, body in bodies.items():
+        assert s3.conn.get_object(Bucket=bucket, Key=f"report/{name}")["Body"].read() == body

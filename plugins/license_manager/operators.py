@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
-    from license_manager.hooks import Backoff, LicenseManagerHook
+    from license_manager.hooks import Backoff, LicenseManagerHook, ReportBucketHook
 
 LABEL_CONTEXT_KEY = "license_configuration_label"
 #: ``map_index_template`` for mapped instances: the configuration's name once known, else its ARN.
@@ -84,10 +83,10 @@ class LicenseManagerOperator(BaseOperator):
         )
 
     @cached_property
-    def s3_hook(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    def s3_hook(self) -> ReportBucketHook:
+        from license_manager.hooks import ReportBucketHook
 
-        return S3Hook(aws_conn_id=self.aws_conn_id)
+        return ReportBucketHook(aws_conn_id=self.aws_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException

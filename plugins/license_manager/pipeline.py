@@ -17,7 +17,7 @@ from license_manager.arns import InvalidLicenseConfigurationArn, parse_license_c
 from license_manager.report import (
     ConfigurationOutcome,
     RunReport,
-    read_staged_outcome,
+    read_staged_outcomes,
     run_folder,
     run_timestamp,
     staging_folder,
@@ -42,9 +42,9 @@ def _airflow_variable(name: str) -> Any:
 
 
 def _s3_hook(aws_conn_id: str) -> S3Hook:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from license_manager.hooks import ReportBucketHook
 
-    return S3Hook(aws_conn_id=aws_conn_id)
+    return ReportBucketHook(aws_conn_id=aws_conn_id)
 
 
 def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
@@ -135,17 +135,18 @@ def write_report(
     """Gather every requested ARN's outcome and write the report set; return the verdict input."""
     s3 = s3_hook(report["aws_conn_id"])
     location = RunReport(**{name: report[name] for name in RunReport.__dataclass_fields__})
-    outcomes = []
-    for entry in report["requested"]:
-        if entry["status"] == "invalid":
-            outcomes.append(
-                ConfigurationOutcome(arn=entry["arn"], status="invalid", error=entry["error"])
-            )
-        else:
-            identity = {
-                key: entry[key] for key in ("arn", "region", "account_id", "configuration_id")
-            }
-            outcomes.append(read_staged_outcome(s3, location, identity))
+    identities = [
+        {key: entry[key] for key in ("arn", "region", "account_id", "configuration_id")}
+        for entry in report["requested"]
+        if entry["status"] != "invalid"
+    ]
+    staged = iter(read_staged_outcomes(s3, location, identities))
+    outcomes = [
+        ConfigurationOutcome(arn=entry["arn"], status="invalid", error=entry["error"])
+        if entry["status"] == "invalid"
+        else next(staged)
+        for entry in report["requested"]
+    ]
     manifest = write_report_set(s3, location, outcomes, datetime.now(UTC))
     return {
         "location": f"s3://{location.bucket}/{location.folder}",

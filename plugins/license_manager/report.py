@@ -60,6 +60,8 @@ NUMERIC_COLUMNS = frozenset(
     {"LicenseCount", "ConsumedLicenses", "UtilizationPercent", "UsageRecordCount"}
 )
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: S3 requests the report writer keeps in flight (outcome reads, copies).
+S3_CONCURRENCY = 10
 
 
 # --- Cells ------------------------------------------------------------------------------------
@@ -227,11 +229,30 @@ class _HashingWriter(io.RawIOBase):
         return len(data)
 
 
-def _transfer_config():
+def _transfer_config(max_concurrency: int = 2):
     from boto3.s3.transfer import TransferConfig
 
     # Two 8 MiB parts in flight keep a task's memory flat however large the file.
-    return TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
+    return TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=max_concurrency)
+
+
+def copy_staged_files(s3: S3Hook, bucket: str, copies: Iterable[tuple[str, str]]) -> None:
+    """Server-side copies of staged files (source key, final key), several at a time.
+
+    One transfer manager serves every copy (a single ``copy`` call builds its own thread
+    pool). Files over the multipart threshold are copied in parts; nothing passes through
+    this process.
+    """
+    from boto3.s3.transfer import create_transfer_manager
+
+    config = _transfer_config(max_concurrency=S3_CONCURRENCY)
+    with create_transfer_manager(s3.conn, config) as manager:
+        futures = [
+            manager.copy({"Bucket": bucket, "Key": source}, bucket, final)
+            for source, final in copies
+        ]
+        for future in futures:
+            future.result()
 
 
 def stage_usage_file(
@@ -313,6 +334,17 @@ def read_staged_outcome(
     return ConfigurationOutcome.from_json(body)
 
 
+def read_staged_outcomes(
+    s3: S3Hook, report: RunReport, requested: Iterable[Mapping[str, str]]
+) -> list[ConfigurationOutcome]:
+    """``read_staged_outcome`` for each requested configuration, in order, several at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3.conn  # noqa: B018 - the threads share one client, created here
+    with ThreadPoolExecutor(max_workers=S3_CONCURRENCY) as pool:
+        return list(pool.map(lambda entry: read_staged_outcome(s3, report, entry), requested))
+
+
 def _list_keys(s3: S3Hook, bucket: str, prefix: str) -> list[str]:
     return s3.list_keys(bucket_name=bucket, prefix=prefix) or []
 
@@ -332,6 +364,7 @@ def write_report_set(
     s3.conn.delete_object(Bucket=report.bucket, Key=manifest_key)
 
     files: list[FileRecord] = []
+    copies: list[tuple[str, str]] = []
     summary_rows = [list(SUMMARY_COLUMNS)]
     entries = []
     for outcome in outcomes:
@@ -339,12 +372,11 @@ def write_report_set(
         if outcome.status == "ok" and outcome.usage:
             usage_file = usage_file_name(outcome.configuration_id)
             final = FileRecord(**{**asdict(outcome.usage), "key": report.folder + usage_file})
-            s3.conn.copy(
-                {"Bucket": report.bucket, "Key": outcome.usage.key}, report.bucket, final.key
-            )
+            copies.append((outcome.usage.key, final.key))
             files.append(final)
         summary_rows.append(format_row(outcome.summary_record(usage_file), SUMMARY_COLUMNS))
         entries.append(outcome.manifest_entry(usage_file))
+    copy_staged_files(s3, report.bucket, copies)
 
     summary = csv_text(summary_rows).encode("utf-8")
     summary_key = report.folder + SUMMARY_FILE

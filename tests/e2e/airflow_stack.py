@@ -165,6 +165,9 @@ class AirflowStack:
             AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="1",
             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
             AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
+            # As deploy/airflow.env: task processes inherit boto3 and botocore's parsed data.
+            AIRFLOW__CORE__LAZY_LOAD_PLUGINS="False",
+            AIRFLOW__LICENSE_MANAGER__PRELOAD="True",
         )
         env.update(extra)
         return env
