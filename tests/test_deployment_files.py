@@ -106,13 +106,16 @@ def test_every_airflow_variable_compose_sets_is_the_shared_one(compose, services
 
 def test_the_shared_settings_are_airflow_options_and_name_compose_hosts(services):
     from airflow.configuration import conf
+    from license_manager.plugin import PRELOAD_OPTION, PRELOAD_SECTION
 
     options = conf.configuration_description  # Airflow's and the providers' options
+    own_options = {(PRELOAD_SECTION, PRELOAD_OPTION)}  # the package's own
     shared = shared_airflow_env()
     for key in shared:
         if key.startswith("AIRFLOW__"):
             section, option = key[len("AIRFLOW__") :].lower().split("__", 1)
-            assert option in options.get(section, {}).get("options", {}), f"{key} is no option"
+            known = option in options.get(section, {}).get("options", {})
+            assert known or (section, option) in own_options, f"{key} is no option"
     assert shared["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     hosts = {}
     for key, value in shared.items():
