@@ -2,13 +2,15 @@
 
 Every mapped task runs in a fresh process. Without a warm parent each one imports boto3, the
 amazon provider's hooks and this package, and parses botocore's endpoint data and the License
-Manager and S3 models: about 0.4 CPU-seconds per task, more than the task's own work. Naming
-this module in the LocalExecutor's forkserver preload moves that cost to the forkserver, once:
+Manager and S3 models. The plugin imports this module when ``[license_manager] preload`` is
+on; with ``[core] lazy_load_plugins = False`` that happens as each Airflow process starts, so
+executor workers and the task processes they fork inherit all of it (deploy/airflow.env):
 
-    AIRFLOW__SCHEDULER__MP_START_METHOD=forkserver
-    AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD=airflow.sdk.execution_time.supervisor,airflow.sdk.execution_time.task_runner,license_manager.preload
+    AIRFLOW__CORE__LAZY_LOAD_PLUGINS=false
+    AIRFLOW__LICENSE_MANAGER__PRELOAD=true
 
-Importing it has no other effect; nothing is sent to AWS.
+Measured in task processes, a fetch task's ``execute`` went from 0.44 to 0.20 CPU-seconds
+with the preload alone. Importing it has no other effect; nothing is sent to AWS.
 """
 
 from __future__ import annotations
