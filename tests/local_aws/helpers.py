@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+from collections.abc import Generator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from botocore.config import Config
 from botocore.validate import validate_parameters
 
+ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_A = "111111111111"
 ACCOUNT_B = "222222222222"
 DEFAULT_ACCOUNT = "123456789012"
@@ -40,3 +47,29 @@ def assert_valid_output(client: Any, operation: str, response: dict[str, Any]) -
     assert status == 200
     validate_parameters(raw, shape)
     assert set(raw) == set(parsed)
+
+
+@contextmanager
+def serving_cli(env_file: Path, *options: str, timeout: float = 30) -> Generator[subprocess.Popen]:
+    """``python -m local_aws serve`` with ``options``, once it has written ``env_file``.
+
+    Killed on exit if the test has not stopped it.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_aws", "serve", f"--env-file={env_file}", *options],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not env_file.exists() or not env_file.read_text():
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "the CLI did not start"
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import boto3
 import pytest
 
 from local_aws import DEMO_SEED_PATH, LocalAWS, make_config_arn
-from tests.local_aws.helpers import ACCOUNT_A
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.local_aws.helpers import ACCOUNT_A, serving_cli
 
 
 @pytest.fixture(scope="module")
@@ -85,28 +79,13 @@ def test_sts_through_env(aws_env):
 
 def test_cli_serve_until_sigterm(tmp_path):
     env_file = tmp_path / "local_aws.env"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_aws", "serve", "--env-file", str(env_file)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not env_file.exists() or not env_file.read_text():
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline, "the CLI did not start"
-            time.sleep(0.1)
+    with serving_cli(env_file, timeout=20) as process:
         env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
         url = env["AWS_ENDPOINT_URL_LICENSE_MANAGER"]
         with urllib.request.urlopen(f"{url}/_emulator/health") as response:
             assert json.loads(response.read())["configurations"] == 10
         process.send_signal(signal.SIGTERM)
         stdout, _ = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 0
     assert f"export AWS_ENDPOINT_URL_LICENSE_MANAGER={url}" in stdout
     assert "export AWS_DEFAULT_REGION=us-east-1" in stdout
