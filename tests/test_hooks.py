@@ -118,6 +118,44 @@ def test_without_preload_the_second_hook_reuses_what_the_first_parsed(monkeypatc
     assert first > 0 and len(read) == first
 
 
+def test_sessions_start_from_a_copy_of_botocores_builtin_handlers(monkeypatch, local_aws_servers):
+    import uuid
+
+    import botocore.session
+    from botocore.exceptions import ParamValidationError
+    from license_manager.hooks import ReportBucketHook
+
+    def no_registration(*args, **kwargs):
+        raise AssertionError("a session registered botocore's built-in handlers again")
+
+    monkeypatch.setattr(botocore.session.Session, "_register_builtin_handlers", no_registration)
+    s3 = ReportBucketHook(aws_conn_id=None).conn
+
+    bucket = f"handlers-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a.csv", Body=b"x\r\n")
+    assert s3.get_object(Bucket=bucket, Key="a.csv")["Body"].read() == b"x\r\n"
+    with pytest.raises(ParamValidationError, match="Invalid bucket name"):
+        s3.head_bucket(Bucket="not/a bucket")  # checked by a built-in handler
+
+
+def test_a_session_factory_of_the_users_own_is_still_used(monkeypatch):
+    from airflow.providers.amazon.aws.hooks import base_aws
+
+    made = []
+
+    class AuditedSessionFactory(base_aws.BaseSessionFactory):
+        def create_session(self, deferrable=False):
+            made.append(self.region_name)
+            return super().create_session(deferrable=deferrable)
+
+    monkeypatch.setattr(base_aws, "SessionFactory", AuditedSessionFactory)
+
+    LicenseManagerHook(aws_conn_id=None, region_name="eu-west-1").get_conn()
+
+    assert made == ["eu-west-1"]
+
+
 def test_user_agent_names_the_operator_that_created_the_client(monkeypatch):
     import inspect
 

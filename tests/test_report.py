@@ -84,11 +84,13 @@ def test_readme_documents_the_columns_and_every_setting():
         assert f"| `{setting.name}` |" in readme
 
 
-def test_staged_files_are_copied_whole_small_and_multipart(local_aws_servers):
+def test_staged_files_are_copied_whole_small_ones_without_head_requests(
+    local_aws_servers,
+):
     import uuid
 
     from license_manager.hooks import ReportBucketHook
-    from license_manager.report import copy_staged_files
+    from license_manager.report import StagedCopy, copy_staged_files
 
     s3 = ReportBucketHook(aws_conn_id=None)
     bucket = f"copies-{uuid.uuid4().hex[:8]}"
@@ -97,7 +99,22 @@ def test_staged_files_are_copied_whole_small_and_multipart(local_aws_servers):
     for name, body in bodies.items():
         s3.conn.put_object(Bucket=bucket, Key=f"_staging/{name}", Body=body)
 
-    copy_staged_files(s3, bucket, [(f"_staging/{name}", f"report/{name}") for name in bodies])
+    operations: list[str] = []
+    s3.conn.meta.events.register(
+        "before-call.s3.*", lambda model, **_: operations.append(model.name)
+    )
 
+    copy_staged_files(
+        s3,
+        bucket,
+        [
+            StagedCopy(f"_staging/{name}", f"report/{name}", len(body))
+            for name, body in bodies.items()
+        ],
+    )
+
+    assert operations.count("CopyObject") == 1  # the small file, its size known: no HeadObject
+    assert operations.count("HeadObject") == 1  # the large one, copied in parts
+    assert "UploadPartCopy" in operations
     for name, body in bodies.items():
         assert s3.conn.get_object(Bucket=bucket, Key=f"report/{name}")["Body"].read() == body

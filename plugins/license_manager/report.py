@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -236,20 +236,42 @@ def _transfer_config(max_concurrency: int = 2):
     return TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=max_concurrency)
 
 
-def copy_staged_files(s3: S3Hook, bucket: str, copies: Iterable[tuple[str, str]]) -> None:
-    """Server-side copies of staged files (source key, final key), several at a time.
+@dataclass(frozen=True)
+class StagedCopy:
+    """One staged file to copy to its final key; its size is known from staging."""
 
-    One transfer manager serves every copy (a single ``copy`` call builds its own thread
-    pool). Files over the multipart threshold are copied in parts; nothing passes through
-    this process.
+    source: str
+    final: str
+    size: int
+
+
+def copy_staged_files(s3: S3Hook, bucket: str, copies: Sequence[StagedCopy]) -> None:
+    """Server-side copies of staged files, several at a time; nothing passes through here.
+
+    A file under the multipart threshold is one CopyObject. The transfer manager would ask
+    for its size with a HeadObject first, and its size is already known. Larger files go
+    through one transfer manager, which copies them in parts.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from boto3.s3.transfer import create_transfer_manager
 
     config = _transfer_config(max_concurrency=S3_CONCURRENCY)
-    with create_transfer_manager(s3.conn, config) as manager:
+    small = [copy for copy in copies if copy.size < config.multipart_threshold]
+    large = [copy for copy in copies if copy.size >= config.multipart_threshold]
+    client = s3.conn
+
+    def copy_object(copy: StagedCopy) -> None:
+        client.copy_object(
+            Bucket=bucket, Key=copy.final, CopySource={"Bucket": bucket, "Key": copy.source}
+        )
+
+    with ThreadPoolExecutor(S3_CONCURRENCY) as pool:
+        list(pool.map(copy_object, small))
+    with create_transfer_manager(client, config) as manager:
         futures = [
-            manager.copy({"Bucket": bucket, "Key": source}, bucket, final)
-            for source, final in copies
+            manager.copy({"Bucket": bucket, "Key": copy.source}, bucket, copy.final)
+            for copy in large
         ]
         for future in futures:
             future.result()
@@ -364,7 +386,7 @@ def write_report_set(
     s3.conn.delete_object(Bucket=report.bucket, Key=manifest_key)
 
     files: list[FileRecord] = []
-    copies: list[tuple[str, str]] = []
+    copies: list[StagedCopy] = []
     summary_rows = [list(SUMMARY_COLUMNS)]
     entries = []
     for outcome in outcomes:
@@ -372,7 +394,7 @@ def write_report_set(
         if outcome.status == "ok" and outcome.usage:
             usage_file = usage_file_name(outcome.configuration_id)
             final = FileRecord(**{**asdict(outcome.usage), "key": report.folder + usage_file})
-            copies.append((outcome.usage.key, final.key))
+            copies.append(StagedCopy(outcome.usage.key, final.key, outcome.usage.bytes))
             files.append(final)
         summary_rows.append(format_row(outcome.summary_record(usage_file), SUMMARY_COLUMNS))
         entries.append(outcome.manifest_entry(usage_file))
