@@ -139,6 +139,34 @@ def test_sessions_start_from_a_copy_of_botocores_builtin_handlers(monkeypatch, l
         s3.head_bucket(Bucket="not/a bucket")  # checked by a built-in handler
 
 
+@pytest.mark.parametrize("defined", [True, False])
+def test_hooks_in_a_shared_block_look_their_connection_up_once(monkeypatch, defined):
+    from airflow.sdk.definitions.connection import Connection
+    from license_manager.hooks import ReportBucketHook, connection_lookups_shared
+
+    if defined:
+        monkeypatch.setenv("AIRFLOW_CONN_REPORTING", '{"conn_type": "aws"}')
+    lookups = []
+    original = Connection.get.__func__
+
+    def counted(cls, conn_id):
+        lookups.append(conn_id)
+        return original(cls, conn_id)
+
+    monkeypatch.setattr(Connection, "get", classmethod(counted))
+
+    def both_hooks():
+        LicenseManagerHook(aws_conn_id="reporting", region_name="eu-west-1").get_conn()
+        ReportBucketHook(aws_conn_id="reporting").get_conn()
+
+    both_hooks()
+    assert lookups == ["reporting", "reporting"]
+    lookups.clear()
+    with connection_lookups_shared():
+        both_hooks()
+    assert lookups == ["reporting"]
+
+
 def test_a_session_factory_of_the_users_own_is_still_used(monkeypatch):
     from airflow.providers.amazon.aws.hooks import base_aws
 

@@ -11,7 +11,9 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +23,7 @@ import botocore.session
 from airflow.providers.amazon.aws.hooks import base_aws
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook, BaseSessionFactory
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk.exceptions import AirflowNotFoundException
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
@@ -145,12 +148,33 @@ def load_botocore_data(services: tuple[str, ...] = PRELOADED_SERVICES) -> None:
         SHARED_BOTOCORE_DATA.load_service_model(service, "paginators-1")
 
 
+_SHARED_LOOKUPS: ContextVar[dict[str, Any] | None] = ContextVar(
+    "license_manager_connection_lookups", default=None
+)
+
+
+@contextmanager
+def connection_lookups_shared() -> Generator[None]:
+    """Within this block, hooks of this package look each connection up once between them.
+
+    In a task process every lookup is a round trip through the supervisor to the API server;
+    an operator with two hooks on one connection would make it twice. A connection that is
+    not found is remembered as not found.
+    """
+    token = _SHARED_LOOKUPS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_LOOKUPS.reset(token)
+
+
 class TaskFriendlyAwsHookMixin:
     """Per-client costs of ``AwsBaseHook`` that outweigh a short task's own work.
 
     - Sessions get the process-wide ``SHARED_BOTOCORE_DATA`` loader instead of parsing
       botocore's data again, and (unless ``[aws] session_factory`` names another factory)
       start from a copy of ``BOTOCORE_BUILTIN_HANDLERS`` instead of registering them again.
+    - Inside ``connection_lookups_shared()``, hooks look each connection up once between them.
     - The caller named in the user agent (``Caller/<operator class>``) is found by walking
       the frames. The provider's ``inspect.stack()`` reads the source of every frame and scans
       ``sys.modules`` for each; profiled in task processes, it was two thirds of a fetch
@@ -170,6 +194,21 @@ class TaskFriendlyAwsHookMixin:
             # boto3 has no public accessor for its botocore session.
             session._session.register_component("data_loader", SHARED_BOTOCORE_DATA)
         return session
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        lookups = _SHARED_LOOKUPS.get()
+        if lookups is None:
+            return super().get_connection(conn_id)  # type: ignore[misc]
+        if conn_id not in lookups:
+            try:
+                lookups[conn_id] = super().get_connection(conn_id)  # type: ignore[misc]
+            except AirflowNotFoundException as error:
+                lookups[conn_id] = error
+        found = lookups[conn_id]
+        if isinstance(found, AirflowNotFoundException):
+            raise found
+        return found
 
     def _get_caller(self, target_function_name: str = "execute") -> str:
         frame = sys._getframe(1)

@@ -89,6 +89,12 @@ class LicenseManagerOperator(BaseOperator):
         return ReportBucketHook(aws_conn_id=self.aws_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from license_manager.hooks import connection_lookups_shared
+
+        with connection_lookups_shared():  # the License Manager and S3 hooks: one lookup
+            return self._collect(context)
+
+    def _collect(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from license_manager.arns import parse_license_configuration_arn
