@@ -164,7 +164,7 @@ def api_calls(bench: Bench, smoke: bool) -> Result:
 
 
 def airflow_overhead(bench: Bench, smoke: bool) -> Result:
-    count, rounds, latencies = (4, 1, (0,)) if smoke else (200, 2, (0, 50))
+    count, rounds, latencies = (4, 1, (0,)) if smoke else (200, 3, (0, 50))
     arns = config_arns(count, "overhead")
     sizes = [10] * count
     figures: dict[str, Any] = {}
