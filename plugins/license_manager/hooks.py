@@ -122,7 +122,11 @@ class TaskFriendlySessionFactory(BaseSessionFactory):
     """
 
     def create_session(self, deferrable: bool = False) -> Any:
-        if not self.conn and not deferrable:  # no connection: boto3's own credential chain
+        if not self.conn and not deferrable:
+            self.log.info(
+                "No AWS connection: boto3's own credential chain is used (region_name=%r).",
+                self.region_name,
+            )
             return self._create_basic_session({"region_name": self.region_name})
         return super().create_session(deferrable=deferrable)
 
