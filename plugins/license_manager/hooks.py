@@ -140,8 +140,7 @@ def load_botocore_data(services: tuple[str, ...] = PRELOADED_SERVICES) -> None:
     Creating a client loads what a real one needs, the paginators aside; the dummy credentials
     keep botocore from looking for real ones, and nothing is sent.
     """
-    session = botocore.session.get_session()
-    session.register_component("data_loader", SHARED_BOTOCORE_DATA)
+    session = new_botocore_session()
     for service in services:
         session.create_client(
             service,
