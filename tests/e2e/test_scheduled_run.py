@@ -85,8 +85,10 @@ def test_scheduler_runs_the_dag_on_the_environment_schedule(stack, configured):
         timeout=180,
         interval=2,
     )
-    started = datetime.fromisoformat(run["run_after"])
-    assert datetime.fromisoformat(second["run_after"]) - started == timedelta(minutes=1)
+    # With catchup off, Airflow schedules the next run a minute after the previous one, or
+    # at "now" when it computes the next run late (a busy machine): a minute or slightly more.
+    gap = datetime.fromisoformat(second["run_after"]) - datetime.fromisoformat(run["run_after"])
+    assert timedelta(minutes=1) <= gap < timedelta(minutes=2)
     second = stack.wait_for_run(DAG_ID, second["dag_run_id"])
     # a paused DAG's running runs stop too: pause only once the second one is done
     stack.api.patch(f"/dags/{DAG_ID}", json={"is_paused": True})
