@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Precompiled bytecode: every Airflow process (tasks included) starts faster.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install demo test lint browser
+.PHONY: install demo test test-fast lint browser
 
 install: .venv/.installed
 
@@ -31,5 +31,11 @@ lint: install
 browser:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
+# Everything, cheapest tier first (tests/conftest.py orders them): unit, in-process DAG runs,
+# environment builds, then the running Airflow deployments.
 test: lint browser
 	.venv/bin/python -m pytest
+
+# The tests that need no running Airflow: feedback within a minute while working.
+test-fast: install
+	.venv/bin/python -m pytest -m "not deployment and not slow"

@@ -81,3 +81,43 @@ def world(local_aws_servers, license_dag):
     bucket = f"reports-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
     return World(local_aws_servers, license_dag, bucket)
+
+
+# --- Test tiers -----------------------------------------------------------------------------
+#
+# `make test-fast` runs the tests that need no running Airflow deployment; `make test` runs
+# everything, cheapest tier first, so that a cheap failure shows within the first minute.
+
+#: Fixtures that start Airflow processes: a test that uses one (directly or through another
+#: fixture) is a deployment test.
+DEPLOYMENT_FIXTURES = frozenset({"airflow_stack", "topology"})
+#: Fixtures that run the DAG in this process (dag.test on SQLite).
+DAG_RUN_FIXTURES = frozenset({"airflow_db", "license_dag", "world"})
+TIERS = ("unit", "dag_run", "slow", "deployment")
+
+
+def _tier(item: pytest.Item) -> int:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if fixtures & DEPLOYMENT_FIXTURES or item.get_closest_marker("deployment"):
+        return TIERS.index("deployment")
+    if item.get_closest_marker("slow"):
+        return TIERS.index("slow")
+    if fixtures & DAG_RUN_FIXTURES:
+        return TIERS.index("dag_run")
+    return TIERS.index("unit")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark deployment tests, then order modules by their costliest test's tier.
+
+    A module keeps its tests together (its module-scoped fixtures start once); the sort is
+    stable, so within a tier the files keep their usual order.
+    """
+    module_tier: dict[str, int] = {}
+    for item in items:
+        tier = _tier(item)
+        if tier == TIERS.index("deployment"):
+            item.add_marker(pytest.mark.deployment)
+        module = item.nodeid.split("::", 1)[0]
+        module_tier[module] = max(module_tier.get(module, 0), tier)
+    items.sort(key=lambda item: module_tier[item.nodeid.split("::", 1)[0]])

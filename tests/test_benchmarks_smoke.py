@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks.__main__ import ALL, main
+
+pytestmark = pytest.mark.deployment  # the smoke run starts Airflow, as the benchmarks do
 
 
 def test_every_scenario_produces_its_figures(tmp_path, capsys):

@@ -19,6 +19,8 @@ import pytest
 from tests.deployment import ROOT, find_uv
 
 DISTRIBUTION = "airflow-license-tracking"
+pytestmark = pytest.mark.slow  # a fresh virtual environment and a wheel build
+
 ENTRY_POINT = (
     "EntryPoint(name='license_manager', value='license_manager.plugin:LicenseManagerPlugin', "
     "group='airflow.plugins')"
