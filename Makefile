@@ -26,6 +26,7 @@ demo: install
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 # The end-to-end UI test drives Debian's chromium; Playwright's own browser download is not used.
 browser:
