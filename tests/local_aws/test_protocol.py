@@ -161,8 +161,7 @@ def test_invalid_parameter_errors(lm, emulator, method, params, region):
 
 def test_filter_limit_errors(lm, emulator):
     client = lm()
-    emulator.settings.max_filters = 2
-    emulator.settings.max_filter_values = 2
+    emulator.update_settings(max_filters=2, max_filter_values=2)
     three = [{"Name": "resourceType", "Values": ["EC2_HOST"]}] * 3
     many_values = [{"Name": "resourceAccount", "Values": ["1", "2", "3"]}]
     for filters in (three, many_values):
