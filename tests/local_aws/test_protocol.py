@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
 
 from local_aws import make_config_arn, make_configuration
+from local_aws.api import OPERATIONS
 from tests.local_aws.helpers import ACCOUNT_A, ACCOUNT_B, assert_valid_output
 
 WIN_USE1 = make_config_arn("us-east-1", ACCOUNT_A, "demo-win-dc-use1")
@@ -200,6 +201,10 @@ CALLS = [
 def test_injected_errors_parse(lm, emulator, code, status, method, params):
     emulator.set_faults(permanent_errors={"*": code})
     _expect_error(lm(), method, params, code, status)
+
+
+def test_every_emulated_operation_is_a_model_operation(lm):
+    assert set(OPERATIONS) <= set(lm().meta.service_model.operation_names)
 
 
 def test_model_operation_not_emulated(lm, emulator):
