@@ -1,4 +1,8 @@
-"""The implemented License Manager operations: params dict in, response dict out."""
+"""The License Manager operations the emulator implements: request params in, response out.
+
+Each one raises ApiError for what the service would answer as an error; api.OPERATIONS maps
+X-Amz-Target names to them.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +27,17 @@ CONFIG_FILTERS = ("licenseCountingType", "enforceLicenseCount", "usagelimitExcee
 
 @dataclass
 class Context:
+    """What an operation works with: the caller's account and Region, the store, the limits."""
+
     account: str
     region: str
     store: Store
     page_size_cap: int
     max_filters: int
     max_filter_values: int
+
+
+Operation = Callable[[dict[str, Any], Context], dict[str, Any]]
 
 
 def _invalid(message: str) -> ApiError:
@@ -44,7 +53,9 @@ def _page_size(params: dict[str, Any], ctx: Context) -> int:
     return min(max_results, ctx.page_size_cap)
 
 
-def _filters(params: dict[str, Any], ctx: Context, names: Any) -> list[tuple[str, set[str]]]:
+def _filters(
+    params: dict[str, Any], ctx: Context, names: tuple[str, ...]
+) -> list[tuple[str, set[str]]]:
     filters = params.get("Filters")
     if filters is None:
         return []
@@ -52,11 +63,11 @@ def _filters(params: dict[str, Any], ctx: Context, names: Any) -> list[tuple[str
         raise _invalid("Filters must be a list.")
     if len(filters) > ctx.max_filters:
         raise ApiError("FilterLimitExceededException", f"At most {ctx.max_filters} filters.")
-    parsed = []
+    parsed: list[tuple[str, set[str]]] = []
     for item in filters:
         name = item.get("Name") if isinstance(item, dict) else None
         values = item.get("Values") if isinstance(item, dict) else None
-        if name not in names:
+        if not isinstance(name, str) or name not in names:
             raise _invalid(f"Invalid filter name: {name!r}. Valid names: {', '.join(names)}.")
         if not (isinstance(values, list) and values and all(isinstance(v, str) for v in values)):
             raise _invalid(f"Filter {name} needs a non-empty list of string Values.")
@@ -171,10 +182,3 @@ def list_license_configurations(params: dict[str, Any], ctx: Context) -> dict[st
     if next_position is not None:
         response["NextToken"] = encode_token(next_position, print_)
     return response
-
-
-OPERATIONS: dict[str, Callable[[dict[str, Any], Context], dict[str, Any]]] = {
-    "GetLicenseConfiguration": get_license_configuration,
-    "ListUsageForLicenseConfiguration": list_usage_for_license_configuration,
-    "ListLicenseConfigurations": list_license_configurations,
-}

@@ -27,10 +27,9 @@ def decode_token(token: Any, print_: str) -> int:
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        position = data["p"]
-        valid = data["f"] == print_ and isinstance(position, int) and position >= 0
+        position, token_print = data["p"], data["f"]
     except (TypeError, ValueError, KeyError, AttributeError):
-        valid = False
-    if not valid:
+        position, token_print = None, None
+    if token_print != print_ or not isinstance(position, int) or position < 0:
         raise ApiError("InvalidParameterValueException", "The NextToken is not valid.")
     return position

@@ -29,6 +29,8 @@ from local_aws.errors import service_model
 from local_aws.usage import DEFAULT_START_TIME, ExplicitUsage, GeneratedUsage, UsageSource
 
 DEMO_SEED_PATH = Path(__file__).parent / "seeds" / "demo.json"
+# A seed file's path, its parsed list of configurations, or {"configurations": [...]}.
+SeedSource = str | Path | list[dict[str, Any]] | dict[str, Any]
 EMULATOR_KEYS = {"usage", "usage_count", "usage_owner_accounts", "usage_start_time"}
 
 
@@ -129,18 +131,19 @@ def build_configuration(entry: dict[str, Any]) -> StoredConfiguration:
     return StoredConfiguration(arn, members, usage)
 
 
-def load_seed(source: str | Path | list[dict[str, Any]] | dict[str, Any]) -> list[dict[str, Any]]:
-    """Seed entries from a file path, a parsed list, or {"configurations": [...]}."""
-    if isinstance(source, str | Path):
-        source = json.loads(Path(source).read_text())
-    if isinstance(source, dict):
-        source = source.get("configurations")
-    if not isinstance(source, list):
+def load_seed(source: SeedSource) -> list[dict[str, Any]]:
+    """The seed's configuration entries (validated later, by build_configuration)."""
+    data = json.loads(Path(source).read_text()) if isinstance(source, str | Path) else source
+    if isinstance(data, dict):
+        data = data.get("configurations")
+    if not isinstance(data, list):
         raise ValueError("a seed is a list of configurations or {'configurations': [...]}")
-    return source
+    return data
 
 
-def _summaries(records: list[dict[str, Any]]) -> tuple[list[dict], list[dict], int]:
+def _summaries(
+    records: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     consumed: dict[str, int] = {}
     managed: dict[str, int] = {}
     for record in records:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from local_aws.control_client import EmulatorClient
+from local_aws.control import EmulatorClient
 from local_aws.emulator import LicenseManagerEmulator
 from local_aws.moto_server import MotoServer
 

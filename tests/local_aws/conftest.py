@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from local_aws import DEMO_SEED_PATH, LicenseManagerEmulator  # noqa: E402
-from tests.local_aws.helpers import ACCOUNT_A, DEFAULT_ACCOUNT, NO_RETRIES, RawBodies  # noqa: E402
+from tests.local_aws.helpers import ACCOUNT_A, NO_RETRIES, RawBodies  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -35,10 +35,8 @@ def _session_emulator() -> Iterator[LicenseManagerEmulator]:
 
 @pytest.fixture
 def emulator(_session_emulator: LicenseManagerEmulator) -> LicenseManagerEmulator:
-    """The running demo emulator, back to its initial state (seed, no faults, no calls)."""
+    """The running demo emulator, back to its initial state (seed, settings, no faults or calls)."""
     _session_emulator.reset()
-    _session_emulator.settings.page_size_cap = 100
-    _session_emulator.settings.default_account = DEFAULT_ACCOUNT
     return _session_emulator
 
 

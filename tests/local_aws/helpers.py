@@ -17,7 +17,6 @@ from botocore.validate import validate_parameters
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_A = "111111111111"
 ACCOUNT_B = "222222222222"
-DEFAULT_ACCOUNT = "123456789012"
 # Errors must reach the test as answered, not hidden by botocore's retries.
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 

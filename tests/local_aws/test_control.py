@@ -28,6 +28,10 @@ def test_health_and_settings(control):
     with pytest.raises(EmulatorControlError) as info:
         control.update_settings(page_size_cap=0)
     assert info.value.status == 400
+    control.reset(settings=False)
+    assert control.settings()["page_size_cap"] == 10
+    control.reset()
+    assert control.settings()["page_size_cap"] == 100
 
 
 def test_faults_and_calls_over_http(lm, control):

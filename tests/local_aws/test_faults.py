@@ -64,7 +64,7 @@ def test_failures_then_success_counted_per_arn_across_operations(lm, emulator):
     assert _code(client.get_license_configuration, LicenseConfigurationArn=WIN)
     assert _code(client.list_usage_for_license_configuration, LicenseConfigurationArn=WIN) is None
     assert _code(client.get_license_configuration, LicenseConfigurationArn=WIN) is None
-    assert emulator.faults.state()["fail_then_succeed"][WIN]["remaining"] == 0
+    assert emulator.faults()["fail_then_succeed"][WIN]["remaining"] == 0
 
 
 def test_botocore_retries_server_errors_but_not_rate_limit(lm, emulator):
@@ -110,13 +110,13 @@ def test_call_counts_include_errors_and_reset(lm, emulator):
     client.list_usage_for_license_configuration(LicenseConfigurationArn=WIN)
     client.list_license_configurations()
     client.list_license_configurations()
-    snapshot = emulator.calls.snapshot()
+    snapshot = emulator.calls()
     assert snapshot["total"] == 6
     assert snapshot["by_operation"] == {GET: 3, USAGE: 1, "ListLicenseConfigurations": 2}
     assert snapshot["by_operation_arn"][GET] == {WIN: 1, SQL: 1, "arn:bad": 1}
     assert emulator.call_count(arn=WIN) == 2
-    emulator.calls.reset()
-    assert emulator.calls.snapshot() == {"total": 0, "by_operation": {}, "by_operation_arn": {}}
+    emulator.reset_calls()
+    assert emulator.calls() == {"total": 0, "by_operation": {}, "by_operation_arn": {}}
 
 
 @pytest.mark.parametrize(

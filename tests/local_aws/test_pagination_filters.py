@@ -60,7 +60,7 @@ def test_page_size_cap_and_clamping(lm, emulator):
         LicenseConfigurationArn=WIN_USE1, MaxResults=1000
     )
     assert len(page["LicenseConfigurationUsageList"]) == 100
-    emulator.settings.page_size_cap = 40
+    emulator.update_settings(page_size_cap=40)
     pages, records = _usage(client, WIN_USE1)
     assert [len(p["LicenseConfigurationUsageList"]) for p in pages] == [40] * 6 + [20]
     pages, _ = _usage(client, WIN_USE1, PaginationConfig={"PageSize": 25})
@@ -175,7 +175,7 @@ def test_account_listing(lm, emulator):
     assert names(ACCOUNT_A) == ({ACCOUNT_A}, 3)
     assert names(ACCOUNT_B) == ({ACCOUNT_B}, 2)
     assert names("testing") == (set(), 0)  # non-12-digit key: account 123456789012
-    emulator.settings.default_account = ACCOUNT_B
+    emulator.update_settings(default_account=ACCOUNT_B)
     assert names("testing") == ({ACCOUNT_B}, 2)
     # Any caller may read another account's configuration by ARN.
     arn_b = make_config_arn("us-east-1", ACCOUNT_B, "demo-ora-ee-use1")

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
 
 from local_aws import make_config_arn, make_configuration
+from local_aws.api import OPERATIONS
 from tests.local_aws.helpers import ACCOUNT_A, ACCOUNT_B, assert_valid_output
 
 WIN_USE1 = make_config_arn("us-east-1", ACCOUNT_A, "demo-win-dc-use1")
@@ -161,8 +162,7 @@ def test_invalid_parameter_errors(lm, emulator, method, params, region):
 
 def test_filter_limit_errors(lm, emulator):
     client = lm()
-    emulator.settings.max_filters = 2
-    emulator.settings.max_filter_values = 2
+    emulator.update_settings(max_filters=2, max_filter_values=2)
     three = [{"Name": "resourceType", "Values": ["EC2_HOST"]}] * 3
     many_values = [{"Name": "resourceAccount", "Values": ["1", "2", "3"]}]
     for filters in (three, many_values):
@@ -201,6 +201,10 @@ CALLS = [
 def test_injected_errors_parse(lm, emulator, code, status, method, params):
     emulator.set_faults(permanent_errors={"*": code})
     _expect_error(lm(), method, params, code, status)
+
+
+def test_every_emulated_operation_is_a_model_operation(lm):
+    assert set(OPERATIONS) <= set(lm().meta.service_model.operation_names)
 
 
 def test_model_operation_not_emulated(lm, emulator):

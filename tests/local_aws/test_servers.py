@@ -10,7 +10,7 @@ import urllib.request
 import boto3
 import pytest
 
-from local_aws import DEMO_SEED_PATH, LocalAWS, make_config_arn
+from local_aws import DEMO_SEED_PATH, LicenseManagerEmulator, LocalAWS, make_config_arn
 from tests.local_aws.helpers import ACCOUNT_A, serving_cli
 
 
@@ -42,7 +42,7 @@ def test_env_contents(local):
 
 def test_env_routes_license_manager_by_signed_region(local, aws_env, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCOUNT_A)
-    local.emulator.calls.reset()
+    local.emulator.reset_calls()
     client = boto3.client("license-manager", region_name="eu-west-1")
     listed = client.list_license_configurations()["LicenseConfigurations"]
     assert listed and all(":eu-west-1:" in c["LicenseConfigurationArn"] for c in listed)
@@ -89,3 +89,16 @@ def test_cli_serve_until_sigterm(tmp_path):
     assert process.returncode == 0
     assert f"export AWS_ENDPOINT_URL_LICENSE_MANAGER={url}" in stdout
     assert "export AWS_DEFAULT_REGION=us-east-1" in stdout
+
+
+def test_emulator_server_lifecycle():
+    emulator = LicenseManagerEmulator()
+    with pytest.raises(RuntimeError):
+        _ = emulator.url
+    with emulator:
+        assert emulator.start() is emulator  # starting twice keeps the one server
+        with urllib.request.urlopen(f"{emulator.url}/_emulator/health") as response:
+            assert json.loads(response.read())["configurations"] == 0
+    with pytest.raises(RuntimeError):
+        _ = emulator.port
+    emulator.stop()  # stopping twice is harmless
