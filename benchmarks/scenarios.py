@@ -134,7 +134,7 @@ def api_calls(bench: Bench, smoke: bool) -> Result:
     arns = config_arns(count, "api-calls")
     bench.seed(arns, sizes)
     run = bench.run(DAG_ID, arns)
-    calls = bench.servers.emulator.calls.snapshot()["by_operation"]
+    calls = bench.servers.emulator.calls()["by_operation"]
     minimum = minimum_calls(sizes)
     made = {op: calls.get(op, 0) for op in minimum}
     ratio = round(sum(made.values()) / sum(minimum.values()), 2)
@@ -340,7 +340,7 @@ def throttled(bench: Bench, smoke: bool) -> Result:
     bench.servers.emulator.set_faults({"throttle_rate": rate, "throttle_seed": 11})
     run = bench.run(DAG_ID, arns)
     bench.servers.emulator.clear_faults()
-    calls = bench.servers.emulator.calls.snapshot()["by_operation"]
+    calls = bench.servers.emulator.calls()["by_operation"]
     minimum = minimum_calls(sizes)
     made = sum(calls.get(op, 0) for op in minimum)
     rows, duplicates = (
