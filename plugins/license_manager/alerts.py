@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 SUBJECT_LIMIT = 100
 
@@ -46,7 +49,7 @@ class LicenseAlertNotifier(BaseNotifier):
     The topic and connection follow the run's settings: trigger param, then Variable.
     """
 
-    def notify(self, context: dict[str, Any]) -> None:
+    def notify(self, context: Context) -> None:
         from airflow.providers.amazon.aws.hooks.sns import SnsHook
         from botocore.utils import ArnParser
 
@@ -59,7 +62,7 @@ class LicenseAlertNotifier(BaseNotifier):
             return
         aws_conn_id = lookup_setting("aws_conn_id", params, _variable) or "aws_default"
         region = ArnParser().parse_arn(topic)["region"]
-        subject, message = alert_message(context)
+        subject, message = alert_message(dict(context))
         SnsHook(aws_conn_id=aws_conn_id, region_name=region).publish_to_target(
             target_arn=topic, message=message, subject=subject
         )
