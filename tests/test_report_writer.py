@@ -179,3 +179,50 @@ def test_every_report_file_is_recorded_as_lineage_output(s3, monkeypatch):
     outputs = {entry.asset.uri for entry in collector.collected_assets.outputs}
     expected = [file["key"] for file in manifest["files"]] + [report.folder + "manifest.json"]
     assert {f"s3://{s3.bucket}/{key}" for key in expected} <= outputs
+
+
+ARN = "arn:aws:license-manager:us-east-1:111111111111:license-configuration:lic-" + "0" * 32
+
+
+def resolve(s3, bucket: str):
+    from license_manager import pipeline
+
+    return pipeline.resolve_run(
+        {"license_config_arns": ARN, "license_report_bucket": bucket},
+        "license_tracking",
+        "manual__1",
+        WHEN,
+        variable=lambda name: None,
+        s3_hook=lambda aws_conn_id: s3,
+    )
+
+
+def test_the_run_claims_staging_first_and_names_a_missing_bucket(s3):
+    from license_manager.pipeline import CollectionFailed
+
+    operations = record_operations(s3)
+    run = resolve(s3, s3.bucket)
+    assert operations == ["PutObject"]
+    assert run["fetch_requests"][0]["staging_folder"] == "_staging/20261129T000000Z/"
+    claimed = s3.conn.get_object(Bucket=s3.bucket, Key="_staging/20261129T000000Z/run.json")
+    assert json.loads(claimed["Body"].read())["run_id"] == "manual__1"
+
+    with pytest.raises(CollectionFailed, match="license_report_bucket 'no-such-bucket-x' does not"):
+        resolve(s3, "no-such-bucket-x")
+
+
+def test_a_bucket_that_refuses_the_write_is_named_with_the_connection(s3):
+    from license_manager.pipeline import CollectionFailed
+
+    class Denied:  # what botocore receives from S3 for a PutObject the principal may not make
+        status_code = 403
+
+    denial = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+    s3.conn.meta.events.register("before-call.s3.PutObject", lambda **_: (Denied(), denial))
+
+    with pytest.raises(CollectionFailed) as failure:
+        resolve(s3, s3.bucket)
+    assert str(failure.value) == (
+        f"license_report_bucket {s3.bucket!r} is not writable with connection 'aws_default': "
+        "AccessDenied: Access Denied"
+    )

@@ -70,29 +70,6 @@ class LicenseManagerOperator(BaseOperator):
         self.retry_max_delay = retry_max_delay
         self.usage_page_size = usage_page_size
 
-    @classmethod
-    def mapped_kwargs(
-        cls,
-        license_configuration_arns: Iterable[str],
-        *,
-        report_bucket: str,
-        staging_folder: str,
-        aws_conn_id: str | None,
-    ) -> list[dict[str, Any]]:
-        """One kwargs dict per ARN, for ``partial(...).expand_kwargs()`` over a task's result.
-
-        Built here, beside ``__init__``, so that the mapped instances' arguments follow it.
-        """
-        return [
-            {
-                "license_configuration_arn": arn,
-                "report_bucket": report_bucket,
-                "staging_folder": staging_folder,
-                "aws_conn_id": aws_conn_id,
-            }
-            for arn in license_configuration_arns
-        ]
-
     @cached_property
     def backoff(self) -> Backoff:
         from license_manager.hooks import Backoff
@@ -169,6 +146,29 @@ class LicenseManagerOperator(BaseOperator):
             "status": outcome.status,
             "usage_records": outcome.usage.rows,
         }
+
+    @classmethod
+    def mapped_kwargs(
+        cls,
+        license_configuration_arns: Iterable[str],
+        *,
+        report_bucket: str,
+        staging_folder: str,
+        aws_conn_id: str | None,
+    ) -> list[dict[str, Any]]:
+        """One kwargs dict per ARN, for ``partial(...).expand_kwargs()`` over a task's result.
+
+        Built in the operator's class so that the mapped instances' arguments follow ``__init__``.
+        """
+        return [
+            {
+                "license_configuration_arn": arn,
+                "report_bucket": report_bucket,
+                "staging_folder": staging_folder,
+                "aws_conn_id": aws_conn_id,
+            }
+            for arn in license_configuration_arns
+        ]
 
 
 def _describe(error: BaseException) -> str:
