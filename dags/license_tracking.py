@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, TriggerRule, task
 from license_manager.alerts import LicenseAlertNotifier
 from license_manager.operators import MAP_INDEX_TEMPLATE, LicenseManagerOperator
-from license_manager.settings import SETTINGS, schedule_from_environment
+from license_manager.schedule import schedule_from_environment
+from license_manager.settings import SETTINGS
 
 DOC_MD = """
 # License tracking

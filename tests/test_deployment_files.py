@@ -201,7 +201,8 @@ def test_local_aws_profile_serves_what_env_example_points_at(services):
 
 
 def test_env_example_holds_every_setting_of_the_contract():
-    from license_manager.settings import SCHEDULE_VARIABLE, SETTINGS, parse_schedule
+    from license_manager.schedule import SCHEDULE_VARIABLE, parse_schedule
+    from license_manager.settings import SETTINGS
 
     example = read_env_file(ENV_EXAMPLE_FILE)
     contract = {

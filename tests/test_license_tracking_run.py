@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from license_manager.report import SUMMARY_COLUMNS, USAGE_COLUMNS
+from license_manager.csv_schema import SUMMARY_COLUMNS, USAGE_COLUMNS
 
 from tests.support import config_arn, task_states
 

@@ -1,12 +1,7 @@
-from datetime import timedelta
+"""Run settings: trigger form, then Variable, then default; errors name the setting."""
 
 import pytest
-from license_manager.settings import (
-    ScheduleError,
-    SettingsError,
-    parse_schedule,
-    resolve_settings,
-)
+from license_manager.settings import SettingsError, resolve_settings
 
 ARN = (
     "arn:aws:license-manager:us-east-1:111111111111:"
@@ -62,42 +57,11 @@ def test_no_bucket_is_an_error_naming_the_setting():
         resolve_settings({"license_config_arns": ARN}, variables())
 
 
-@pytest.mark.parametrize(
-    ("expression", "schedule"),
-    [
-        ("rate(1 day)", timedelta(days=1)),
-        ("rate(6 hours)", timedelta(hours=6)),
-        ("rate(30 minutes)", timedelta(minutes=30)),
-        ("rate(1 minute)", timedelta(minutes=1)),
-        ("cron(0 12 * * ? *)", "0 12 * * *"),
-        ("cron(15 10 ? * 2-6 *)", "15 10 * * 1-5"),
-        ("cron(0 8 ? * MON-FRI *)", "0 8 * * MON-FRI"),
-        ("cron(0 0 ? * 1,7 *)", "0 0 * * 0,6"),
-        ("@hourly", "@hourly"),
-        ("@daily", "@daily"),
-        ("*/10 * * * *", "*/10 * * * *"),
-        ("None", None),
-    ],
-)
-def test_schedule_expressions(expression, schedule):
-    assert parse_schedule(expression) == schedule
+def test_readme_documents_every_setting():
+    from license_manager.settings import SETTINGS
 
+    from tests.conftest import ROOT
 
-@pytest.mark.parametrize(
-    "expression",
-    [
-        "rate(banana)",
-        "rate(0 days)",
-        "rate(2 weeks)",
-        "cron(0 12 * * ? 2027)",
-        "cron(0 12 * *)",
-        "cron(0 12 15W * ? *)",
-        "@fortnightly",
-        "every day",
-        "61 * * * *",
-    ],
-)
-def test_unconvertible_schedules_name_the_variable(expression):
-    with pytest.raises(ScheduleError, match="LICENSE_TRACKING_SCHEDULE") as error:
-        parse_schedule(expression)
-    assert expression in str(error.value)
+    readme = (ROOT / "README.md").read_text()
+    for setting in SETTINGS:
+        assert f"| `{setting.name}` |" in readme

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,8 @@ from airflow.sdk import BaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from license_manager.hooks import Backoff, LicenseManagerHook, ReportBucketHook
+    from license_manager.hooks import Backoff, LicenseManagerHook
+    from license_manager.report_writer import ReportWriterHook
 
 LABEL_CONTEXT_KEY = "license_configuration_label"
 #: ``map_index_template`` for mapped instances: the configuration's name once known, else its ARN.
@@ -83,10 +84,10 @@ class LicenseManagerOperator(BaseOperator):
         )
 
     @cached_property
-    def s3_hook(self) -> ReportBucketHook:
-        from license_manager.hooks import ReportBucketHook
+    def s3_hook(self) -> ReportWriterHook:
+        from license_manager.report_writer import ReportWriterHook
 
-        return ReportBucketHook(aws_conn_id=self.aws_conn_id)
+        return ReportWriterHook(aws_conn_id=self.aws_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from license_manager.hooks import connection_lookups_shared
@@ -98,14 +99,10 @@ class LicenseManagerOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from license_manager.arns import parse_license_configuration_arn
+        from license_manager.csv_schema import iso_utc
         from license_manager.hooks import is_retryable
-        from license_manager.report import (
-            ConfigurationOutcome,
-            iso_utc,
-            stage_outcome,
-            stage_usage_file,
-            staged_usage_key,
-        )
+        from license_manager.outcomes import ConfigurationOutcome
+        from license_manager.report_writer import stage_outcome, stage_usage_file
 
         arn = parse_license_configuration_arn(self.license_configuration_arn)
         outcome = ConfigurationOutcome(
@@ -122,8 +119,9 @@ class LicenseManagerOperator(BaseOperator):
             outcome.usage = stage_usage_file(
                 self.s3_hook,
                 self.report_bucket,
-                staged_usage_key(self.staging_folder, arn.configuration_id),
+                self.staging_folder,
                 arn.arn,
+                arn.configuration_id,
                 hook.iter_usage_pages(arn.arn, self.usage_page_size),
             )
             outcome.status = "ok"
@@ -148,6 +146,29 @@ class LicenseManagerOperator(BaseOperator):
             "status": outcome.status,
             "usage_records": outcome.usage.rows,
         }
+
+    @classmethod
+    def mapped_kwargs(
+        cls,
+        license_configuration_arns: Iterable[str],
+        *,
+        report_bucket: str,
+        staging_folder: str,
+        aws_conn_id: str | None,
+    ) -> list[dict[str, Any]]:
+        """One kwargs dict per ARN, for ``partial(...).expand_kwargs()`` over a task's result.
+
+        Built in the operator's class so that the mapped instances' arguments follow ``__init__``.
+        """
+        return [
+            {
+                "license_configuration_arn": arn,
+                "report_bucket": report_bucket,
+                "staging_folder": staging_folder,
+                "aws_conn_id": aws_conn_id,
+            }
+            for arn in license_configuration_arns
+        ]
 
 
 def _describe(error: BaseException) -> str:

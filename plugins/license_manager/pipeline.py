@@ -14,21 +14,20 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from license_manager.arns import InvalidLicenseConfigurationArn, parse_license_configuration_arn
-from license_manager.report import (
-    ConfigurationOutcome,
-    RunReport,
-    read_staged_outcomes,
+from license_manager.operators import LicenseManagerOperator
+from license_manager.outcomes import ConfigurationOutcome
+from license_manager.report_layout import (
     run_folder,
+    run_settings_key,
     run_timestamp,
     staging_folder,
-    write_report_set,
 )
 from license_manager.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from license_manager.report_writer import ReportWriterHook
 
 
 class CollectionFailed(AirflowFailException):
@@ -41,10 +40,10 @@ def _airflow_variable(name: str) -> Any:
     return Variable.get(name, default=None)
 
 
-def _s3_hook(aws_conn_id: str) -> S3Hook:
-    from license_manager.hooks import ReportBucketHook
+def _s3_hook(aws_conn_id: str) -> ReportWriterHook:
+    from license_manager.report_writer import ReportWriterHook
 
-    return ReportBucketHook(aws_conn_id=aws_conn_id)
+    return ReportWriterHook(aws_conn_id=aws_conn_id)
 
 
 def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
@@ -67,15 +66,13 @@ def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
     return requested
 
 
-def _claim_staging(s3: S3Hook, settings: Settings, staging: str, run_id: str) -> None:
+def _claim_staging(s3: ReportWriterHook, settings: Settings, staging: str, run_id: str) -> None:
     """Write the run's settings to staging: proves the bucket exists and is writable."""
     from botocore.exceptions import ClientError
 
     body = json.dumps({"run_id": run_id, "settings": asdict(settings)}, indent=2).encode()
     try:
-        s3.conn.put_object(
-            Bucket=settings.license_report_bucket, Key=f"{staging}run.json", Body=body
-        )
+        s3.put_bytes(body, run_settings_key(staging), settings.license_report_bucket)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         bucket = settings.license_report_bucket
@@ -93,7 +90,7 @@ def resolve_run(
     run_id: str,
     run_moment: datetime,
     variable: Callable[[str], Any] = _airflow_variable,
-    s3_hook: Callable[[str], S3Hook] = _s3_hook,
+    s3_hook: Callable[[str], ReportWriterHook] = _s3_hook,
 ) -> dict[str, Any]:
     """Merge settings, validate ARNs, check the bucket; return what the next tasks need.
 
@@ -105,16 +102,12 @@ def resolve_run(
     staging = staging_folder(prefix, run_moment)
     _claim_staging(s3_hook(settings.aws_conn_id), settings, staging, run_id)
     requested = _requested_configurations(settings.license_config_arns)
-    fetch_requests = [
-        {
-            "license_configuration_arn": entry["arn"],
-            "report_bucket": settings.license_report_bucket,
-            "staging_folder": staging,
-            "aws_conn_id": settings.aws_conn_id,
-        }
-        for entry in requested
-        if entry["status"] == "pending"
-    ]
+    fetch_requests = LicenseManagerOperator.mapped_kwargs(
+        [entry["arn"] for entry in requested if entry["status"] == "pending"],
+        report_bucket=settings.license_report_bucket,
+        staging_folder=staging,
+        aws_conn_id=settings.aws_conn_id,
+    )
     report = {
         "bucket": settings.license_report_bucket,
         "prefix": prefix,
@@ -130,9 +123,11 @@ def resolve_run(
 
 
 def write_report(
-    report: Mapping[str, Any], s3_hook: Callable[[str], S3Hook] = _s3_hook
+    report: Mapping[str, Any], s3_hook: Callable[[str], ReportWriterHook] = _s3_hook
 ) -> dict[str, Any]:
     """Gather every requested ARN's outcome and write the report set; return the verdict input."""
+    from license_manager.report_writer import RunReport, read_staged_outcomes, write_report_set
+
     s3 = s3_hook(report["aws_conn_id"])
     location = RunReport(**{name: report[name] for name in RunReport.__dataclass_fields__})
     identities = [

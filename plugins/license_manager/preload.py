@@ -19,6 +19,7 @@ import boto3.s3.transfer  # noqa: F401 - the report's uploads and copies
 
 import license_manager.operators  # noqa: F401 - what the DAG file imports
 import license_manager.pipeline  # noqa: F401
+import license_manager.report_writer  # noqa: F401 - what the fetch and write tasks import
 from license_manager.hooks import load_botocore_data
 
 load_botocore_data()

@@ -1,0 +1,309 @@
+"""The S3 protocol of a report set: what the fetch tasks stage, and what the writer makes of it.
+
+Each fetch task stages its usage file and its outcome in the run's staging folder. The writer
+reads every outcome, copies the usage files into the report folder, writes the summary and, last,
+``manifest.json``, removes files an earlier attempt of the run left, and empties staging. Keys
+come from ``report_layout``, rows and cells from ``csv_schema``; every S3 call is a hook method.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.s3 import NO_ACL
+from airflow.sdk.lineage import get_hook_lineage_collector
+from botocore.exceptions import ClientError
+
+from license_manager.csv_schema import (
+    SUMMARY_COLUMNS,
+    USAGE_COLUMNS,
+    csv_text,
+    csv_writer,
+    format_row,
+    iso_utc,
+    usage_row,
+)
+from license_manager.hooks import ReportBucketHook
+from license_manager.outcomes import NOT_RECORDED, ConfigurationOutcome, FileRecord
+from license_manager.report_layout import (
+    manifest_key,
+    outcome_key,
+    staged_usage_key,
+    summary_key,
+    usage_file_name,
+    usage_key,
+)
+
+#: S3 requests the report writer keeps in flight (outcome reads, copies).
+S3_CONCURRENCY = 10
+#: Two 8 MiB parts in flight keep a fetch task's memory flat however large its usage file.
+TRANSFER_CONFIG_ARGS = {"multipart_chunksize": 8 * 1024 * 1024, "max_concurrency": 2}
+
+
+def _s3_asset(bucket_name: str, key: str) -> dict[str, str]:
+    """An S3 object as the lineage collector takes it (as S3Hook's own methods pass it)."""
+    return {"bucket": bucket_name, "key": key}
+
+
+class ReportWriterHook(ReportBucketHook):
+    """``ReportBucketHook`` with the report's transfer settings and three calls S3Hook lacks.
+
+    Each of them records lineage as S3Hook's own methods do. The arguments are S3Hook's;
+    ``transfer_config_args`` defaults to ``TRANSFER_CONFIG_ARGS``.
+    """
+
+    def __init__(self, *args: Any, transfer_config_args: dict | None = None, **kwargs: Any):
+        super().__init__(
+            *args, transfer_config_args=transfer_config_args or dict(TRANSFER_CONFIG_ARGS), **kwargs
+        )
+
+    def put_bytes(
+        self, data: bytes, key: str, bucket_name: str, content_type: str | None = None
+    ) -> None:
+        """One PutObject; S3Hook.load_bytes cannot set a Content-Type."""
+        content = {"ContentType": content_type} if content_type else {}
+        self.get_conn().put_object(
+            Bucket=bucket_name, Key=key, Body=data, **{**self.extra_args, **content}
+        )
+        get_hook_lineage_collector().add_output_asset(
+            context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, key)
+        )
+
+    def read_bytes(self, key: str, bucket_name: str) -> bytes | None:
+        """One GetObject, or None without such a key; S3Hook.read_key sends a HeadObject first."""
+        try:
+            response = self.get_conn().get_object(Bucket=bucket_name, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        get_hook_lineage_collector().add_input_asset(
+            context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, key)
+        )
+        return response["Body"].read()
+
+    def copy_objects_in_parts(self, bucket_name: str, copies: Sequence[tuple[str, str]]) -> None:
+        """Copy (source key, destination key) pairs in parts (UploadPartCopy), server-side.
+
+        S3Hook.copy_object is one CopyObject, which S3 limits to 5 GB. One transfer manager
+        copies every pair, ``S3_CONCURRENCY`` parts at a time: no part passes through here.
+        """
+        from boto3.s3.transfer import create_transfer_manager
+
+        config = copy.copy(self.transfer_config)
+        config.max_concurrency = S3_CONCURRENCY
+        with create_transfer_manager(self.get_conn(), config) as manager:
+            futures = [
+                manager.copy({"Bucket": bucket_name, "Key": source}, bucket_name, destination)
+                for source, destination in copies
+            ]
+            for future in futures:
+                future.result()
+        lineage = get_hook_lineage_collector()
+        for source, destination in copies:
+            lineage.add_input_asset(
+                context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, source)
+            )
+            lineage.add_output_asset(
+                context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, destination)
+            )
+
+
+# --- Staged by each fetch task ----------------------------------------------------------------
+
+
+class _HashingWriter(io.RawIOBase):
+    """A binary sink that counts and hashes what passes through to a file."""
+
+    def __init__(self, target: io.BufferedIOBase) -> None:
+        self.target = target
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.target.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+def stage_usage_file(
+    s3: ReportWriterHook,
+    bucket: str,
+    staging: str,
+    arn: str,
+    configuration_id: str,
+    pages: Iterable[list[dict[str, Any]]],
+) -> FileRecord:
+    """Stream usage pages into a CSV on local disk, then upload it (multipart when large).
+
+    Only one page is held in memory at a time, whatever the number of records. The file is
+    uploaded by name, so each part is read from disk as it is sent: a file object would be
+    read ahead into memory part by part.
+    """
+    key = staged_usage_key(staging, configuration_id)
+    rows = 0
+    with tempfile.NamedTemporaryFile(prefix="license-usage-", suffix=".csv") as spool:
+        sink = _HashingWriter(spool)
+        text = io.TextIOWrapper(sink, encoding="utf-8", newline="")
+        writer = csv_writer(text)
+        writer.writerow(USAGE_COLUMNS)
+        for page in pages:
+            writer.writerows(usage_row(arn, record) for record in page)
+            rows += len(page)
+        text.flush()
+        spool.flush()
+        s3.load_file(spool.name, key, bucket_name=bucket, replace=True)
+        return FileRecord(key=key, rows=rows, bytes=sink.size, sha256=sink.sha256.hexdigest())
+
+
+def stage_outcome(
+    s3: ReportWriterHook, bucket: str, staging: str, outcome: ConfigurationOutcome
+) -> None:
+    key = outcome_key(staging, outcome.configuration_id)
+    s3.put_bytes(outcome.to_json().encode(), key, bucket, "application/json")
+
+
+# --- Written by the writer --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Where and for which run the report set is written."""
+
+    bucket: str
+    prefix: str
+    folder: str
+    staging: str
+    dag_id: str
+    run_id: str
+    run_timestamp: str
+
+
+def read_staged_outcome(
+    s3: ReportWriterHook, report: RunReport, requested: Mapping[str, str]
+) -> ConfigurationOutcome:
+    """The outcome a fetch task staged, or a failure when it left none (killed, never ran)."""
+    body = s3.read_bytes(outcome_key(report.staging, requested["configuration_id"]), report.bucket)
+    if body is None:
+        return ConfigurationOutcome(**requested, error=NOT_RECORDED)
+    return ConfigurationOutcome.from_json(body)
+
+
+def read_staged_outcomes(
+    s3: ReportWriterHook, report: RunReport, requested: Iterable[Mapping[str, str]]
+) -> list[ConfigurationOutcome]:
+    """``read_staged_outcome`` for each requested configuration, in order, several at a time."""
+    s3.get_conn()  # the threads share one client, created here
+    with ThreadPoolExecutor(max_workers=S3_CONCURRENCY) as pool:
+        return list(pool.map(lambda entry: read_staged_outcome(s3, report, entry), requested))
+
+
+@dataclass(frozen=True)
+class StagedCopy:
+    """One staged file to copy to its final key; its size is known from staging."""
+
+    source: str
+    final: str
+    size: int
+
+
+def copy_staged_files(s3: ReportWriterHook, bucket: str, copies: Sequence[StagedCopy]) -> None:
+    """Server-side copies of staged files, several at a time; nothing passes through here.
+
+    A file under the multipart threshold is one CopyObject (a transfer manager would ask for
+    its size with a HeadObject first, and its size is already known); larger ones are copied
+    in parts.
+    """
+    threshold = s3.transfer_config.multipart_threshold
+    small = [staged for staged in copies if staged.size < threshold]
+    large = [staged for staged in copies if staged.size >= threshold]
+
+    def copy_whole(staged: StagedCopy) -> None:
+        s3.copy_object(staged.source, staged.final, bucket, bucket, acl_policy=NO_ACL)
+
+    s3.get_conn()  # the threads share one client, created here
+    with ThreadPoolExecutor(S3_CONCURRENCY) as pool:
+        list(pool.map(copy_whole, small))
+    if large:
+        s3.copy_objects_in_parts(bucket, [(staged.source, staged.final) for staged in large])
+
+
+def _list_keys(s3: ReportWriterHook, bucket: str, prefix: str) -> list[str]:
+    return s3.list_keys(bucket_name=bucket, prefix=prefix) or []
+
+
+def write_report_set(
+    s3: ReportWriterHook,
+    report: RunReport,
+    outcomes: list[ConfigurationOutcome],
+    collected_at: datetime,
+) -> dict[str, Any]:
+    """Write usage files, the summary and, last, the manifest; then drop leftovers and staging.
+
+    Returns the manifest. A re-run writes the same keys and removes files an earlier
+    attempt of the same run left behind, so the folder holds exactly this run's files.
+    """
+    manifest_file = manifest_key(report.folder)
+    s3.delete_objects(bucket=report.bucket, keys=[manifest_file])
+
+    files: list[FileRecord] = []
+    copies: list[StagedCopy] = []
+    summary_rows = [list(SUMMARY_COLUMNS)]
+    entries = []
+    for outcome in outcomes:
+        usage_file = None
+        if outcome.status == "ok" and outcome.usage:
+            usage_file = usage_file_name(outcome.configuration_id)
+            final_key = usage_key(report.folder, outcome.configuration_id)
+            final = FileRecord(**{**asdict(outcome.usage), "key": final_key})
+            copies.append(StagedCopy(outcome.usage.key, final.key, outcome.usage.bytes))
+            files.append(final)
+        summary_rows.append(format_row(outcome.summary_record(usage_file), SUMMARY_COLUMNS))
+        entries.append(outcome.manifest_entry(usage_file))
+    copy_staged_files(s3, report.bucket, copies)
+
+    summary = csv_text(summary_rows).encode("utf-8")
+    summary_file = summary_key(report.folder)
+    s3.put_bytes(summary, summary_file, report.bucket, "text/csv; charset=utf-8")
+    files.insert(
+        0,
+        FileRecord(summary_file, len(outcomes), len(summary), hashlib.sha256(summary).hexdigest()),
+    )
+
+    written = {file.key for file in files} | {manifest_file}
+    leftovers = [key for key in _list_keys(s3, report.bucket, report.folder) if key not in written]
+    if leftovers:
+        s3.delete_objects(bucket=report.bucket, keys=leftovers)
+
+    manifest = {
+        "dag_id": report.dag_id,
+        "run_id": report.run_id,
+        "run_timestamp": report.run_timestamp,
+        "collected_at": iso_utc(collected_at),
+        "bucket": report.bucket,
+        "prefix": report.prefix,
+        "folder": report.folder,
+        "files": [asdict(file) for file in files],
+        "configurations": entries,
+    }
+    s3.put_bytes(
+        json.dumps(manifest, indent=2).encode(), manifest_file, report.bucket, "application/json"
+    )
+
+    staged = _list_keys(s3, report.bucket, report.staging)
+    if staged:
+        s3.delete_objects(bucket=report.bucket, keys=staged)
+    return manifest

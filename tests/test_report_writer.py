@@ -1,0 +1,228 @@
+"""The S3 protocol of a report set, request by request, against moto's server."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from license_manager.csv_schema import SUMMARY_COLUMNS
+from license_manager.outcomes import NOT_RECORDED, ConfigurationOutcome
+from license_manager.report_layout import run_folder, staging_folder
+
+WHEN = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+@pytest.fixture
+def s3(local_aws_servers):
+    from license_manager.report_writer import ReportWriterHook
+
+    hook = ReportWriterHook(aws_conn_id=None)
+    hook.bucket = f"writer-{uuid.uuid4().hex[:8]}"
+    hook.conn.create_bucket(Bucket=hook.bucket)
+    return hook
+
+
+def record_operations(s3) -> list[str]:
+    operations: list[str] = []
+    s3.conn.meta.events.register(
+        "before-call.s3.*", lambda model, **_: operations.append(model.name)
+    )
+    return operations
+
+
+def usage_pages(records: int, page_size: int = 1000):
+    record = {
+        "ResourceArn": "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0",
+        "ResourceType": "EC2_INSTANCE",
+        "ResourceStatus": "running",
+        "ResourceOwnerId": "111111111111",
+        "AssociationTime": "2026-11-01T10:00:00Z",
+        "ConsumedLicenses": 4,
+    }
+    for start in range(0, records, page_size):
+        yield [record] * min(page_size, records - start)
+
+
+def fetched(s3, staging: str, name: str, records: int) -> ConfigurationOutcome:
+    """What a fetch task stages for one configuration, as the operator does it."""
+    from license_manager.report_writer import stage_outcome, stage_usage_file
+
+    configuration_id = f"lic-{uuid.uuid4().hex}"
+    arn = f"arn:aws:license-manager:us-east-1:111111111111:license-configuration:{configuration_id}"
+    outcome = ConfigurationOutcome(arn, "us-east-1", "111111111111", configuration_id)
+    outcome.configuration = {"Name": name, "LicenseCount": 10, "ConsumedLicenses": 4}
+    outcome.usage = stage_usage_file(
+        s3, s3.bucket, staging, arn, configuration_id, usage_pages(records)
+    )
+    outcome.status = "ok"
+    stage_outcome(s3, s3.bucket, staging, outcome)
+    return outcome
+
+
+def test_a_fetch_task_stages_a_small_usage_file_and_its_outcome_in_two_puts(s3):
+    operations = record_operations(s3)
+    outcome = fetched(s3, "_staging/x/", "Small", 120)
+    assert operations == ["PutObject", "PutObject"]  # no HeadObject before either
+    staged = s3.conn.get_object(Bucket=s3.bucket, Key=outcome.usage.key)["Body"].read()
+    assert staged.count(b"\r\n") == 121 and len(staged) == outcome.usage.bytes
+
+
+def test_a_large_usage_file_is_uploaded_in_8_mib_parts(s3):
+    operations = record_operations(s3)
+    outcome = fetched(s3, "_staging/x/", "Large", 60_000)
+    assert outcome.usage.bytes > 8 * 1024 * 1024
+    assert Counter(operations) == {
+        "CreateMultipartUpload": 1,
+        "UploadPart": math.ceil(outcome.usage.bytes / (8 * 1024 * 1024)),
+        "CompleteMultipartUpload": 1,
+        "PutObject": 1,  # the outcome
+    }
+
+
+def test_staged_files_are_copied_whole_small_ones_without_head_requests(s3):
+    from license_manager.report_writer import StagedCopy, copy_staged_files
+
+    bodies = {"small": b"a,b\r\n", "large": bytes(range(256)) * (9 * 4096)}  # 9 MiB: in parts
+    for name, body in bodies.items():
+        s3.conn.put_object(Bucket=s3.bucket, Key=f"_staging/{name}", Body=body)
+    operations = record_operations(s3)
+
+    copy_staged_files(
+        s3,
+        s3.bucket,
+        [
+            StagedCopy(f"_staging/{name}", f"report/{name}", len(body))
+            for name, body in bodies.items()
+        ],
+    )
+
+    assert operations.count("CopyObject") == 1  # the small file, its size known: no HeadObject
+    assert operations.count("HeadObject") == 1  # the large one, copied in parts
+    assert "UploadPartCopy" in operations
+    for name, body in bodies.items():
+        assert s3.conn.get_object(Bucket=s3.bucket, Key=f"report/{name}")["Body"].read() == body
+
+
+def run_report(s3):
+    from license_manager.report_writer import RunReport
+
+    return RunReport(
+        bucket=s3.bucket,
+        prefix="reports/",
+        folder=run_folder("reports/", WHEN),
+        staging=staging_folder("reports/", WHEN),
+        dag_id="license_tracking",
+        run_id="scheduled__2026-11-29",
+        run_timestamp="20261129T000000Z",
+    )
+
+
+def test_the_writer_reads_copies_and_writes_the_manifest_last(s3):
+    from license_manager.report_writer import read_staged_outcomes, write_report_set
+
+    report = run_report(s3)
+    first, second = (fetched(s3, report.staging, name, 3) for name in ("First", "Second"))
+    never_ran = {
+        "arn": first.arn.replace(first.configuration_id, "lic-" + "0" * 32),
+        "region": "us-east-1",
+        "account_id": "111111111111",
+        "configuration_id": "lic-" + "0" * 32,
+    }
+    requested = [
+        {key: getattr(outcome, key) for key in never_ran} for outcome in (first, second)
+    ] + [never_ran]
+    operations = record_operations(s3)
+
+    outcomes = read_staged_outcomes(s3, report, requested)
+    manifest = write_report_set(s3, report, outcomes, WHEN)
+
+    assert [outcome.status for outcome in outcomes] == ["ok", "ok", "failed"]
+    assert outcomes[2].error == NOT_RECORDED
+    assert Counter(operations) == {
+        "GetObject": 3,  # one per requested configuration, no HeadObject
+        "DeleteObjects": 2,  # the previous manifest first, staging last
+        "CopyObject": 2,
+        "PutObject": 2,  # summary, manifest
+        "ListObjectsV2": 2,  # leftovers in the folder, staging
+    }
+    assert operations.index("PutObject") < operations.index("ListObjectsV2")
+    assert operations[-3:] == ["PutObject", "ListObjectsV2", "DeleteObjects"]  # manifest last
+    keys = [item["Key"] for item in s3.conn.list_objects_v2(Bucket=s3.bucket)["Contents"]]
+    assert sorted(keys) == sorted(file["key"] for file in manifest["files"]) + [
+        report.folder + "manifest.json"
+    ]
+    summary = s3.conn.get_object(Bucket=s3.bucket, Key=manifest["files"][0]["key"])
+    assert summary["ContentType"] == "text/csv; charset=utf-8"
+    assert summary["Body"].read().decode().startswith(",".join(SUMMARY_COLUMNS) + "\r\n")
+    written = s3.conn.get_object(Bucket=s3.bucket, Key=report.folder + "manifest.json")
+    assert written["ContentType"] == "application/json"
+    assert json.loads(written["Body"].read()) == manifest
+
+
+def test_every_report_file_is_recorded_as_lineage_output(s3, monkeypatch):
+    from airflow.providers.amazon.aws.hooks import s3 as provider_s3
+    from airflow.sdk.lineage import HookLineageCollector
+    from license_manager import report_writer
+
+    collector = HookLineageCollector()
+    monkeypatch.setattr(report_writer, "get_hook_lineage_collector", lambda: collector)
+    monkeypatch.setattr(provider_s3, "get_hook_lineage_collector", lambda: collector)
+    report = run_report(s3)
+    outcomes = [fetched(s3, report.staging, "Small", 3), fetched(s3, report.staging, "Big", 60_000)]
+
+    manifest = report_writer.write_report_set(s3, report, outcomes, WHEN)
+
+    outputs = {entry.asset.uri for entry in collector.collected_assets.outputs}
+    expected = [file["key"] for file in manifest["files"]] + [report.folder + "manifest.json"]
+    assert {f"s3://{s3.bucket}/{key}" for key in expected} <= outputs
+
+
+ARN = "arn:aws:license-manager:us-east-1:111111111111:license-configuration:lic-" + "0" * 32
+
+
+def resolve(s3, bucket: str):
+    from license_manager import pipeline
+
+    return pipeline.resolve_run(
+        {"license_config_arns": ARN, "license_report_bucket": bucket},
+        "license_tracking",
+        "manual__1",
+        WHEN,
+        variable=lambda name: None,
+        s3_hook=lambda aws_conn_id: s3,
+    )
+
+
+def test_the_run_claims_staging_first_and_names_a_missing_bucket(s3):
+    from license_manager.pipeline import CollectionFailed
+
+    operations = record_operations(s3)
+    run = resolve(s3, s3.bucket)
+    assert operations == ["PutObject"]
+    assert run["fetch_requests"][0]["staging_folder"] == "_staging/20261129T000000Z/"
+    claimed = s3.conn.get_object(Bucket=s3.bucket, Key="_staging/20261129T000000Z/run.json")
+    assert json.loads(claimed["Body"].read())["run_id"] == "manual__1"
+
+    with pytest.raises(CollectionFailed, match="license_report_bucket 'no-such-bucket-x' does not"):
+        resolve(s3, "no-such-bucket-x")
+
+
+def test_a_bucket_that_refuses_the_write_is_named_with_the_connection(s3):
+    from license_manager.pipeline import CollectionFailed
+
+    class Denied:  # what botocore receives from S3 for a PutObject the principal may not make
+        status_code = 403
+
+    denial = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+    s3.conn.meta.events.register("before-call.s3.PutObject", lambda **_: (Denied(), denial))
+
+    with pytest.raises(CollectionFailed) as failure:
+        resolve(s3, s3.bucket)
+    assert str(failure.value) == (
+        f"license_report_bucket {s3.bucket!r} is not writable with connection 'aws_default': "
+        "AccessDenied: Access Denied"
+    )
