@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.s3 import NO_ACL
 from airflow.sdk.lineage import get_hook_lineage_collector
@@ -42,6 +42,9 @@ from license_manager.report_layout import (
     usage_file_name,
     usage_key,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 #: S3 requests the report writer keeps in flight (outcome reads, copies).
 S3_CONCURRENCY = 10
@@ -124,7 +127,7 @@ class ReportWriterHook(ReportBucketHook):
 class _HashingWriter(io.RawIOBase):
     """A binary sink that counts and hashes what passes through to a file."""
 
-    def __init__(self, target: io.BufferedIOBase) -> None:
+    def __init__(self, target: IO[bytes]) -> None:
         self.target = target
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -132,11 +135,12 @@ class _HashingWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes) -> int:  # type: ignore[override]
+    def write(self, data: Buffer) -> int:
         self.target.write(data)
         self.sha256.update(data)
-        self.size += len(data)
-        return len(data)
+        size = memoryview(data).nbytes
+        self.size += size
+        return size
 
 
 def stage_usage_file(
@@ -157,7 +161,7 @@ def stage_usage_file(
     rows = 0
     with tempfile.NamedTemporaryFile(prefix="license-usage-", suffix=".csv") as spool:
         sink = _HashingWriter(spool)
-        text = io.TextIOWrapper(sink, encoding="utf-8", newline="")
+        text = io.TextIOWrapper(io.BufferedWriter(sink), encoding="utf-8", newline="")
         writer = csv_writer(text)
         writer.writerow(USAGE_COLUMNS)
         for page in pages:
@@ -198,7 +202,13 @@ def read_staged_outcome(
     """The outcome a fetch task staged, or a failure when it left none (killed, never ran)."""
     body = s3.read_bytes(outcome_key(report.staging, requested["configuration_id"]), report.bucket)
     if body is None:
-        return ConfigurationOutcome(**requested, error=NOT_RECORDED)
+        return ConfigurationOutcome(
+            arn=requested["arn"],
+            region=requested["region"],
+            account_id=requested["account_id"],
+            configuration_id=requested["configuration_id"],
+            error=NOT_RECORDED,
+        )
     return ConfigurationOutcome.from_json(body)
 
 
