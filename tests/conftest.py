@@ -83,6 +83,24 @@ def world(local_aws_servers, license_dag):
     return World(local_aws_servers, license_dag, bucket)
 
 
+@pytest.fixture
+def botocore_files_read(monkeypatch) -> list[str]:
+    """The path of every botocore data file parsed from now on."""
+    import botocore.loaders
+
+    read: list[str] = []
+    original = botocore.loaders.JSONFileLoader.load_file
+
+    def load_file(self, file_path):
+        data = original(self, file_path)
+        if data is not None:
+            read.append(file_path)
+        return data
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", load_file)
+    return read
+
+
 # --- Test tiers -----------------------------------------------------------------------------
 #
 # `make test-fast` runs the tests that need no running Airflow deployment; `make test` runs

@@ -1,10 +1,14 @@
-"""LicenseManagerHook through botocore against the emulator: paging and back-off."""
+"""LicenseManagerHook through botocore against the emulator: its calls, and the back-off the
+operator applies around them (paging from each page's token, bounded retries)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from botocore.exceptions import ClientError
-from license_manager.hooks import Backoff, LicenseManagerHook
+from license_manager.hooks import LicenseManagerHook
+from license_manager.retries import Backoff
 
 from local_aws.seeding import make_configuration
 from tests.support import config_arn
@@ -18,8 +22,8 @@ def emulator(local_aws_servers):
     return local_aws_servers.emulator
 
 
-def hook_for(arn: str, backoff: Backoff = FAST) -> LicenseManagerHook:
-    return LicenseManagerHook(aws_conn_id=None, region_name=arn.split(":")[3], backoff=backoff)
+def hook_for(arn: str) -> LicenseManagerHook:
+    return LicenseManagerHook(aws_conn_id=None, region_name=arn.split(":")[3])
 
 
 def test_throttled_pages_resume_from_their_token_without_loss_or_repeats(emulator):
@@ -27,11 +31,24 @@ def test_throttled_pages_resume_from_their_token_without_loss_or_repeats(emulato
     emulator.seed([make_configuration(arn, usage_count=1000)], replace=False)
     emulator.set_faults({"throttle_rate": 0.4, "throttle_seed": 7})
 
-    records = [r["ResourceArn"] for page in hook_for(arn).iter_usage_pages(arn) for r in page]
+    pages = FAST.pages(partial(hook_for(arn).get_usage_page, arn, 100), "usage")
+    records = [record["ResourceArn"] for page in pages for record in page]
 
     assert len(records) == 1000 == len(set(records))
     calls = emulator.call_count("ListUsageForLicenseConfiguration", arn)
     assert calls > 10  # ten pages were served, and some calls were throttled
+
+
+def test_a_usage_page_is_one_call_and_names_the_next(emulator):
+    arn = config_arn()
+    emulator.seed([make_configuration(arn, usage_count=25)], replace=False)
+    hook = hook_for(arn)
+
+    first, token = hook.get_usage_page(arn, page_size=20)
+    last, no_token = hook.get_usage_page(arn, page_size=20, next_token=token)
+
+    assert (len(first), len(last), no_token) == (20, 5, None)
+    assert emulator.call_count("ListUsageForLicenseConfiguration", arn) == 2
 
 
 def test_get_configuration_drops_response_metadata(emulator):
@@ -47,7 +64,7 @@ def test_permanent_errors_are_not_retried(emulator):
     emulator.seed([make_configuration(arn)], replace=False)
     emulator.set_faults({"permanent_errors": {arn: "AccessDeniedException"}})
     with pytest.raises(ClientError, match="AccessDeniedException"):
-        hook_for(arn).get_license_configuration(arn)
+        FAST.call(partial(hook_for(arn).get_license_configuration, arn), "configuration")
     assert emulator.call_count("GetLicenseConfiguration", arn) == 1
 
 
@@ -59,8 +76,19 @@ def test_retries_are_bounded(emulator):
     )
     bounded = Backoff(max_attempts=3, base_delay=0.001, max_delay=0.01)
     with pytest.raises(ClientError, match="ServerInternalException"):
-        hook_for(arn, bounded).get_license_configuration(arn)
+        bounded.call(partial(hook_for(arn).get_license_configuration, arn), "configuration")
     assert emulator.call_count("GetLicenseConfiguration", arn) == 3
+
+
+def test_botocore_itself_never_retries_license_manager(emulator):
+    arn = config_arn()
+    emulator.seed([make_configuration(arn)], replace=False)
+    emulator.set_faults(
+        {"fail_then_succeed": {arn: {"failures": 1, "error": "ServerInternalException"}}}
+    )
+    with pytest.raises(ClientError, match="ServerInternalException"):
+        hook_for(arn).get_license_configuration(arn)
+    assert emulator.call_count("GetLicenseConfiguration", arn) == 1
 
 
 def test_backoff_delays_grow_exponentially_with_full_jitter():
@@ -71,72 +99,7 @@ def test_backoff_delays_grow_exponentially_with_full_jitter():
         assert max(delays) > cap / 2
 
 
-# --- What each task process pays for its clients ------------------------------------------------
-
-
-def _json_files_read(monkeypatch) -> list[str]:
-    """Every botocore data file parsed from now on."""
-    import botocore.loaders
-
-    read: list[str] = []
-    original = botocore.loaders.JSONFileLoader.load_file
-
-    def load_file(self, file_path):
-        data = original(self, file_path)
-        if data is not None:
-            read.append(file_path)
-        return data
-
-    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", load_file)
-    return read
-
-
-def test_preloaded_botocore_data_serves_both_hooks_without_parsing_again(monkeypatch):
-    from license_manager.hooks import ReportBucketHook, load_botocore_data
-
-    load_botocore_data()
-    read = _json_files_read(monkeypatch)
-
-    license_manager = LicenseManagerHook(aws_conn_id=None, region_name="eu-west-1")
-    license_manager.conn.get_paginator("list_usage_for_license_configuration")
-    ReportBucketHook(aws_conn_id=None).conn.get_paginator("list_objects_v2")
-
-    assert read == []
-
-
-def test_without_preload_the_second_hook_reuses_what_the_first_parsed(monkeypatch):
-    from license_manager import hooks
-
-    monkeypatch.setattr(hooks, "SHARED_BOTOCORE_DATA", hooks.Loader())
-    read = _json_files_read(monkeypatch)
-
-    hooks.LicenseManagerHook(aws_conn_id=None, region_name="us-east-1").get_conn()
-    first = len(read)
-    hooks.LicenseManagerHook(aws_conn_id=None, region_name="eu-west-1").get_conn()
-
-    assert any(path.endswith("endpoints") for path in read)
-    assert first > 0 and len(read) == first
-
-
-def test_sessions_start_from_a_copy_of_botocores_builtin_handlers(monkeypatch, local_aws_servers):
-    import uuid
-
-    import botocore.session
-    from botocore.exceptions import ParamValidationError
-    from license_manager.hooks import ReportBucketHook
-
-    def no_registration(*args, **kwargs):
-        raise AssertionError("a session registered botocore's built-in handlers again")
-
-    monkeypatch.setattr(botocore.session.Session, "_register_builtin_handlers", no_registration)
-    s3 = ReportBucketHook(aws_conn_id=None).conn
-
-    bucket = f"handlers-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="a.csv", Body=b"x\r\n")
-    assert s3.get_object(Bucket=bucket, Key="a.csv")["Body"].read() == b"x\r\n"
-    with pytest.raises(ParamValidationError, match="Invalid bucket name"):
-        s3.head_bucket(Bucket="not/a bucket")  # checked by a built-in handler
+# --- Connection lookups and the plugin ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("defined", [True, False])
@@ -165,42 +128,6 @@ def test_hooks_in_a_shared_block_look_their_connection_up_once(monkeypatch, defi
     with connection_lookups_shared():
         both_hooks()
     assert lookups == ["reporting"]
-
-
-def test_a_session_factory_of_the_users_own_is_still_used(monkeypatch):
-    from airflow.providers.amazon.aws.hooks import base_aws
-
-    made = []
-
-    class AuditedSessionFactory(base_aws.BaseSessionFactory):
-        def create_session(self, deferrable=False):
-            made.append(self.region_name)
-            return super().create_session(deferrable=deferrable)
-
-    monkeypatch.setattr(base_aws, "SessionFactory", AuditedSessionFactory)
-
-    LicenseManagerHook(aws_conn_id=None, region_name="eu-west-1").get_conn()
-
-    assert made == ["eu-west-1"]
-
-
-def test_user_agent_names_the_operator_that_created_the_client(monkeypatch):
-    import inspect
-
-    def no_stack_inspection(*args, **kwargs):
-        raise AssertionError("inspect.stack() was called")
-
-    # The provider's caller lookup swallows errors into "Unknown": the assertion below fails.
-    monkeypatch.setattr(inspect, "stack", no_stack_inspection)
-
-    class InventoryOperator:
-        def execute(self):
-            return LicenseManagerHook(aws_conn_id=None, region_name="us-east-1").conn
-
-    user_agent = InventoryOperator().execute().meta.config.user_agent_extra
-
-    assert "Caller/InventoryOperator" in user_agent
-    assert "Airflow/" in user_agent and "AmPP/" in user_agent
 
 
 @pytest.mark.parametrize(("setting", "preloaded"), [(None, False), ("True", True)])

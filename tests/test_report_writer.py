@@ -18,9 +18,9 @@ WHEN = datetime(2026, 11, 29, tzinfo=UTC)
 
 @pytest.fixture
 def s3(local_aws_servers):
-    from license_manager.report_writer import ReportWriterHook
+    from license_manager.hooks import ReportBucketHook
 
-    hook = ReportWriterHook(aws_conn_id=None)
+    hook = ReportBucketHook(aws_conn_id=None)
     hook.bucket = f"writer-{uuid.uuid4().hex[:8]}"
     hook.conn.create_bucket(Bucket=hook.bucket)
     return hook
@@ -166,10 +166,10 @@ def test_the_writer_reads_copies_and_writes_the_manifest_last(s3):
 def test_every_report_file_is_recorded_as_lineage_output(s3, monkeypatch):
     from airflow.providers.amazon.aws.hooks import s3 as provider_s3
     from airflow.sdk.lineage import HookLineageCollector
-    from license_manager import report_writer
+    from license_manager import hooks, report_writer
 
     collector = HookLineageCollector()
-    monkeypatch.setattr(report_writer, "get_hook_lineage_collector", lambda: collector)
+    monkeypatch.setattr(hooks, "get_hook_lineage_collector", lambda: collector)
     monkeypatch.setattr(provider_s3, "get_hook_lineage_collector", lambda: collector)
     report = run_report(s3)
     outcomes = [fetched(s3, report.staging, "Small", 3), fetched(s3, report.staging, "Big", 60_000)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -12,8 +12,8 @@ from airflow.sdk import BaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from license_manager.hooks import Backoff, LicenseManagerHook
-    from license_manager.report_writer import ReportWriterHook
+    from license_manager.hooks import LicenseManagerHook, ReportBucketHook
+    from license_manager.retries import Backoff
 
 LABEL_CONTEXT_KEY = "license_configuration_label"
 #: ``map_index_template`` for mapped instances: the configuration's name once known, else its ARN.
@@ -72,22 +72,21 @@ class LicenseManagerOperator(BaseOperator):
 
     @cached_property
     def backoff(self) -> Backoff:
-        from license_manager.hooks import Backoff
+        """Retries of the License Manager calls (botocore's own are off for them)."""
+        from license_manager.retries import Backoff
 
         return Backoff(self.retry_max_attempts, self.retry_base_delay, self.retry_max_delay)
 
     def license_manager_hook(self, region: str) -> LicenseManagerHook:
         from license_manager.hooks import LicenseManagerHook
 
-        return LicenseManagerHook(
-            aws_conn_id=self.aws_conn_id, region_name=region, backoff=self.backoff
-        )
+        return LicenseManagerHook(aws_conn_id=self.aws_conn_id, region_name=region)
 
     @cached_property
-    def s3_hook(self) -> ReportWriterHook:
-        from license_manager.report_writer import ReportWriterHook
+    def s3_hook(self) -> ReportBucketHook:
+        from license_manager.hooks import ReportBucketHook
 
-        return ReportWriterHook(aws_conn_id=self.aws_conn_id)
+        return ReportBucketHook(aws_conn_id=self.aws_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from license_manager.hooks import connection_lookups_shared
@@ -100,9 +99,9 @@ class LicenseManagerOperator(BaseOperator):
 
         from license_manager.arns import parse_license_configuration_arn
         from license_manager.csv_schema import iso_utc
-        from license_manager.hooks import is_retryable
         from license_manager.outcomes import ConfigurationOutcome
         from license_manager.report_writer import stage_outcome, stage_usage_file
+        from license_manager.retries import is_retryable
 
         arn = parse_license_configuration_arn(self.license_configuration_arn)
         outcome = ConfigurationOutcome(
@@ -113,7 +112,10 @@ class LicenseManagerOperator(BaseOperator):
         )
         hook = self.license_manager_hook(arn.region)
         try:
-            outcome.configuration = hook.get_license_configuration(arn.arn)
+            outcome.configuration = self.backoff.call(
+                partial(hook.get_license_configuration, arn.arn),
+                f"GetLicenseConfiguration {arn.arn}",
+            )
             if name := outcome.configuration.get("Name"):
                 context[LABEL_CONTEXT_KEY] = name  # type: ignore[literal-required]
             outcome.usage = stage_usage_file(
@@ -122,7 +124,10 @@ class LicenseManagerOperator(BaseOperator):
                 self.staging_folder,
                 arn.arn,
                 arn.configuration_id,
-                hook.iter_usage_pages(arn.arn, self.usage_page_size),
+                self.backoff.pages(
+                    partial(hook.get_usage_page, arn.arn, self.usage_page_size),
+                    f"ListUsageForLicenseConfiguration {arn.arn}",
+                ),
             )
             outcome.status = "ok"
         except Exception as error:

@@ -27,7 +27,7 @@ from license_manager.settings import Settings, resolve_settings
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from license_manager.report_writer import ReportWriterHook
+    from license_manager.hooks import ReportBucketHook
 
 
 class CollectionFailed(AirflowFailException):
@@ -40,10 +40,10 @@ def _airflow_variable(name: str) -> Any:
     return Variable.get(name, default=None)
 
 
-def _s3_hook(aws_conn_id: str) -> ReportWriterHook:
-    from license_manager.report_writer import ReportWriterHook
+def _s3_hook(aws_conn_id: str) -> ReportBucketHook:
+    from license_manager.hooks import ReportBucketHook
 
-    return ReportWriterHook(aws_conn_id=aws_conn_id)
+    return ReportBucketHook(aws_conn_id=aws_conn_id)
 
 
 def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
@@ -66,7 +66,7 @@ def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
     return requested
 
 
-def _claim_staging(s3: ReportWriterHook, settings: Settings, staging: str, run_id: str) -> None:
+def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_id: str) -> None:
     """Write the run's settings to staging: proves the bucket exists and is writable."""
     from botocore.exceptions import ClientError
 
@@ -90,7 +90,7 @@ def resolve_run(
     run_id: str,
     run_moment: datetime,
     variable: Callable[[str], Any] = _airflow_variable,
-    s3_hook: Callable[[str], ReportWriterHook] = _s3_hook,
+    s3_hook: Callable[[str], ReportBucketHook] = _s3_hook,
 ) -> dict[str, Any]:
     """Merge settings, validate ARNs, check the bucket; return what the next tasks need.
 
@@ -123,7 +123,7 @@ def resolve_run(
 
 
 def write_report(
-    report: Mapping[str, Any], s3_hook: Callable[[str], ReportWriterHook] = _s3_hook
+    report: Mapping[str, Any], s3_hook: Callable[[str], ReportBucketHook] = _s3_hook
 ) -> dict[str, Any]:
     """Gather every requested ARN's outcome and write the report set; return the verdict input."""
     from license_manager.report_writer import RunReport, read_staged_outcomes, write_report_set

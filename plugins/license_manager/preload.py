@@ -20,6 +20,8 @@ import boto3.s3.transfer  # noqa: F401 - the report's uploads and copies
 import license_manager.operators  # noqa: F401 - what the DAG file imports
 import license_manager.pipeline  # noqa: F401
 import license_manager.report_writer  # noqa: F401 - what the fetch and write tasks import
-from license_manager.hooks import load_botocore_data
+import license_manager.retries  # noqa: F401 - what a fetch task imports when it runs
+from license_manager.hooks import LicenseManagerHook  # noqa: F401
+from license_manager.sessions import load_botocore_data
 
 load_botocore_data()

@@ -8,7 +8,6 @@ come from ``report_layout``, rows and cells from ``csv_schema``; every S3 call i
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
@@ -20,8 +19,6 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.s3 import NO_ACL
-from airflow.sdk.lineage import get_hook_lineage_collector
-from botocore.exceptions import ClientError
 
 from license_manager.csv_schema import (
     SUMMARY_COLUMNS,
@@ -48,79 +45,6 @@ if TYPE_CHECKING:
 
 #: S3 requests the report writer keeps in flight (outcome reads, copies).
 S3_CONCURRENCY = 10
-#: Two 8 MiB parts in flight keep a fetch task's memory flat however large its usage file.
-TRANSFER_CONFIG_ARGS = {"multipart_chunksize": 8 * 1024 * 1024, "max_concurrency": 2}
-
-
-def _s3_asset(bucket_name: str, key: str) -> dict[str, str]:
-    """An S3 object as the lineage collector takes it (as S3Hook's own methods pass it)."""
-    return {"bucket": bucket_name, "key": key}
-
-
-class ReportWriterHook(ReportBucketHook):
-    """``ReportBucketHook`` with the report's transfer settings and three calls S3Hook lacks.
-
-    Each of them records lineage as S3Hook's own methods do. The arguments are S3Hook's;
-    ``transfer_config_args`` defaults to ``TRANSFER_CONFIG_ARGS``.
-    """
-
-    def __init__(self, *args: Any, transfer_config_args: dict | None = None, **kwargs: Any):
-        super().__init__(
-            *args, transfer_config_args=transfer_config_args or dict(TRANSFER_CONFIG_ARGS), **kwargs
-        )
-
-    def put_bytes(
-        self, data: bytes, key: str, bucket_name: str, content_type: str | None = None
-    ) -> None:
-        """One PutObject; S3Hook.load_bytes cannot set a Content-Type."""
-        content = {"ContentType": content_type} if content_type else {}
-        self.get_conn().put_object(
-            Bucket=bucket_name, Key=key, Body=data, **{**self.extra_args, **content}
-        )
-        get_hook_lineage_collector().add_output_asset(
-            context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, key)
-        )
-
-    def read_bytes(self, key: str, bucket_name: str) -> bytes | None:
-        """One GetObject, or None without such a key; S3Hook.read_key sends a HeadObject first."""
-        try:
-            response = self.get_conn().get_object(Bucket=bucket_name, Key=key)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
-        get_hook_lineage_collector().add_input_asset(
-            context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, key)
-        )
-        return response["Body"].read()
-
-    def copy_objects_in_parts(self, bucket_name: str, copies: Sequence[tuple[str, str]]) -> None:
-        """Copy (source key, destination key) pairs in parts (UploadPartCopy), server-side.
-
-        S3Hook.copy_object is one CopyObject, which S3 limits to 5 GB. One transfer manager
-        copies every pair, ``S3_CONCURRENCY`` parts at a time: no part passes through here.
-        """
-        from boto3.s3.transfer import create_transfer_manager
-
-        config = copy.copy(self.transfer_config)
-        config.max_concurrency = S3_CONCURRENCY
-        with create_transfer_manager(self.get_conn(), config) as manager:
-            futures = [
-                manager.copy({"Bucket": bucket_name, "Key": source}, bucket_name, destination)
-                for source, destination in copies
-            ]
-            for future in futures:
-                future.result()
-        lineage = get_hook_lineage_collector()
-        for source, destination in copies:
-            lineage.add_input_asset(
-                context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, source)
-            )
-            lineage.add_output_asset(
-                context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, destination)
-            )
-
-
 # --- Staged by each fetch task ----------------------------------------------------------------
 
 
@@ -144,7 +68,7 @@ class _HashingWriter(io.RawIOBase):
 
 
 def stage_usage_file(
-    s3: ReportWriterHook,
+    s3: ReportBucketHook,
     bucket: str,
     staging: str,
     arn: str,
@@ -174,7 +98,7 @@ def stage_usage_file(
 
 
 def stage_outcome(
-    s3: ReportWriterHook, bucket: str, staging: str, outcome: ConfigurationOutcome
+    s3: ReportBucketHook, bucket: str, staging: str, outcome: ConfigurationOutcome
 ) -> None:
     key = outcome_key(staging, outcome.configuration_id)
     s3.put_bytes(outcome.to_json().encode(), key, bucket, "application/json")
@@ -197,7 +121,7 @@ class RunReport:
 
 
 def read_staged_outcome(
-    s3: ReportWriterHook, report: RunReport, requested: Mapping[str, str]
+    s3: ReportBucketHook, report: RunReport, requested: Mapping[str, str]
 ) -> ConfigurationOutcome:
     """The outcome a fetch task staged, or a failure when it left none (killed, never ran)."""
     body = s3.read_bytes(outcome_key(report.staging, requested["configuration_id"]), report.bucket)
@@ -213,7 +137,7 @@ def read_staged_outcome(
 
 
 def read_staged_outcomes(
-    s3: ReportWriterHook, report: RunReport, requested: Iterable[Mapping[str, str]]
+    s3: ReportBucketHook, report: RunReport, requested: Iterable[Mapping[str, str]]
 ) -> list[ConfigurationOutcome]:
     """``read_staged_outcome`` for each requested configuration, in order, several at a time."""
     s3.get_conn()  # the threads share one client, created here
@@ -230,7 +154,7 @@ class StagedCopy:
     size: int
 
 
-def copy_staged_files(s3: ReportWriterHook, bucket: str, copies: Sequence[StagedCopy]) -> None:
+def copy_staged_files(s3: ReportBucketHook, bucket: str, copies: Sequence[StagedCopy]) -> None:
     """Server-side copies of staged files, several at a time; nothing passes through here.
 
     A file under the multipart threshold is one CopyObject (a transfer manager would ask for
@@ -251,12 +175,12 @@ def copy_staged_files(s3: ReportWriterHook, bucket: str, copies: Sequence[Staged
         s3.copy_objects_in_parts(bucket, [(staged.source, staged.final) for staged in large])
 
 
-def _list_keys(s3: ReportWriterHook, bucket: str, prefix: str) -> list[str]:
+def _list_keys(s3: ReportBucketHook, bucket: str, prefix: str) -> list[str]:
     return s3.list_keys(bucket_name=bucket, prefix=prefix) or []
 
 
 def write_report_set(
-    s3: ReportWriterHook,
+    s3: ReportBucketHook,
     report: RunReport,
     outcomes: list[ConfigurationOutcome],
     collected_at: datetime,

@@ -1,0 +1,89 @@
+"""The back-off policy of the package's AWS calls: what is worth another try, and when.
+
+botocore's own retries are off for License Manager (``LicenseManagerHook``): botocore does
+not recognise ``RateLimitExceededException`` as throttling, and one policy for every retry
+keeps each API call counted once. The operator applies the policy around the hook's calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+THROTTLING_CODES = frozenset(
+    {"RateLimitExceededException", "ThrottlingException", "Throttling", "TooManyRequestsException"}
+)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Throttling, 5xx answers and connection errors are worth another try."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return code in THROTTLING_CODES or status >= 500
+    return isinstance(error, BotocoreConnectionError | HTTPClientError)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Bounded exponential back-off with full jitter.
+
+    Attempt n (from 1) that fails with a retryable error waits a random time in
+    [0, min(max_delay, base_delay * 2 ** (n - 1))] before attempt n + 1.
+    """
+
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+    def call(self, operation: Callable[[], T], description: str) -> T:
+        """``operation()``, tried again after a retryable error until ``max_attempts``."""
+        attempt = 1
+        while True:
+            try:
+                return operation()
+            except Exception as error:
+                if not is_retryable(error) or attempt >= self.max_attempts:
+                    raise
+                wait = self.delay(attempt)
+                log.warning(
+                    "%s failed (attempt %d of %d): %s; retrying in %.2fs",
+                    description,
+                    attempt,
+                    self.max_attempts,
+                    error,
+                    wait,
+                )
+                time.sleep(wait)
+                attempt += 1
+
+    def pages(
+        self, fetch_page: Callable[[str | None], tuple[T, str | None]], description: str
+    ) -> Iterator[T]:
+        """Every page of a token-paginated call, each page under this policy.
+
+        ``fetch_page(token)`` returns one page and the token of the next (None after the
+        last). A page that fails is asked for again with its own token, so no page is skipped
+        or read twice.
+        """
+        token: str | None = None
+        while True:
+            page, token = self.call(partial(fetch_page, token), description)
+            yield page
+            if not token:
+                return
