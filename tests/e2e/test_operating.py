@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.airflow_stack import ROOT, USERNAME, AirflowStack, wait_for
+from local_airflow import LightAirflow, wait_for
+from tests.conftest import ROOT
 from tests.e2e.license_runs import DAG_ID, FETCH, new_world, run_folder, trigger, usage_key
 from tests.support import World
 
@@ -99,7 +100,7 @@ def test_triggered_run_reports_exactly_the_triggered_arns(stack, triggered, vari
     assert [instances[(FETCH, i)]["rendered_map_index"] for i in range(3)] == TRIGGERED_NAMES
 
 
-def create_backfill(stack: AirflowStack, *args: str) -> subprocess.CompletedProcess[str]:
+def create_backfill(stack: LightAirflow, *args: str) -> subprocess.CompletedProcess[str]:
     """``airflow backfill create``, run again when SQLite refused its write.
 
     On SQLite a write that races the scheduler's can fail at once with "database is locked";
@@ -272,7 +273,7 @@ def test_ui_shows_mapped_instances_by_configuration_name(stack, triggered, varia
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{stack.url}/dags/{DAG_ID}/runs/{run['dag_run_id']}/tasks/{FETCH}/mapped")
-            page.get_by_label("Username").fill(USERNAME)
+            page.get_by_label("Username").fill(stack.username)
             page.get_by_label("Password").fill(stack.password)
             page.get_by_role("button", name="Sign in").click()
             try:
