@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import sys
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -22,6 +23,7 @@ from local_airflow.api import ApiClient
 from local_airflow.environment import AIRFLOW_COMMANDS, base_environment, light_settings
 from local_airflow.processes import LocalAirflowError, Supervisor, free_port, tail, wait_for
 
+T = TypeVar("T")
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
 API_SERVER = "airflow-apiserver"
 #: What ``/api/v2/monitor/health`` must report healthy.
@@ -74,18 +76,21 @@ class LocalAirflow:
 
     # --- Life cycle ---------------------------------------------------------------------------
 
-    def __enter__(self) -> LocalAirflow:
+    def __enter__(self) -> Self:
         try:
             self.start()
-        except BaseException:
-            self.stop()
+        except BaseException as error:
+            try:
+                self.stop()
+            except LocalAirflowError as teardown:
+                error.add_note(f"then the teardown failed: {teardown}")
             raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def start(self, timeout: float = 180) -> LocalAirflow:
+    def start(self, timeout: float = 180) -> Self:
         self.home.mkdir(parents=True, exist_ok=True)
         self.acquire()
         self.env = {**base_environment(), **self.airflow_settings(), **self.extra_env}
@@ -146,7 +151,13 @@ class LocalAirflow:
             codes = ", ".join(f"{c.name} ({c.process.returncode})" for c in dead)
             raise LocalAirflowError(f"exited: {codes}\n{tails}")
 
-    def wait_for(self, probe, description: str, timeout: float = 120, interval: float = 1.0):
+    def wait_for(
+        self,
+        probe: Callable[[], T | None],
+        description: str,
+        timeout: float = 120,
+        interval: float = 1.0,
+    ) -> T:
         """``wait_for`` that gives up as soon as a component dies."""
         return wait_for(probe, description, timeout, interval, check=self.check_alive)
 
@@ -186,7 +197,7 @@ class LocalAirflow:
             self._api = ApiClient(self.url, self.username, self.password)
         return self._api
 
-    def cli(self, *args: str, timeout: float = 120):
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """``airflow <args>`` as a user of this deployment runs it; stdout and stderr kept."""
         return self.processes.run([sys.executable, "-m", "airflow", *args], self.env, timeout)
 

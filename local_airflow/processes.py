@@ -178,7 +178,8 @@ class Supervisor:
         """SIGKILL a component and every process it started, as when its host dies."""
         component = self.components[name]
         _signal_group(component.process.pid, signal.SIGKILL)
-        _kill_and_reap(self.marked(name), timeout)
+        for _ in range(3):  # again, for a process forked while the previous round was killing
+            _kill_and_reap(self.marked(name), timeout)
         component.process.wait(timeout=timeout)
         if survivors := self.marked(name):
             raise LocalAirflowError(f"processes of {name} survived SIGKILL: {_describe(survivors)}")
@@ -187,14 +188,15 @@ class Supervisor:
         """The teardown: end every component, batch after batch, then check nothing is left.
 
         Each batch's process groups get SIGTERM; once ``timeout`` has passed, whatever of the
-        batch still runs (task processes in groups of their own included) gets SIGKILL. Last,
-        any process of the run still alive is killed, and LocalAirflowError names it.
+        batch still runs (task processes in groups of their own included) gets SIGKILL.
+        Components named in no batch come last. Then any process of the run still alive is
+        killed, and one that survives even that is named in a LocalAirflowError.
         """
-        names = [name for batch in batches for name in batch]
+        batches = [[name for name in batch if name in self.components] for batch in batches]
+        named = {name for batch in batches for name in batch}
+        batches.append([name for name in self.components if name not in named])
         for batch in batches:
             self._stop_batch([self.components[name] for name in batch], timeout)
-        rest = [component for name, component in self.components.items() if name not in names]
-        self._stop_batch(rest, timeout)
         if leftovers := self.marked():
             sys.stderr.write(f"processes outlived their components: {_describe(leftovers)}\n")
             _kill_and_reap(leftovers)

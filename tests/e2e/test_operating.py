@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from local_airflow import LightAirflow, wait_for
+from local_airflow import LightAirflow
 from tests.conftest import ROOT
 from tests.e2e.license_runs import DAG_ID, FETCH, new_world, run_folder, trigger, usage_key
 from tests.support import World
@@ -131,7 +131,7 @@ def test_backfill_writes_one_report_per_day(stack, reports):
     )
 
     assert created.returncode == 0, created.stdout + created.stderr
-    backfill_runs = wait_for(
+    backfill_runs = stack.wait_for(
         lambda: len(runs := stack.dag_runs(DAG_ID, run_type="backfill")) == 3 and runs,
         "the backfill's three runs",
     )
@@ -235,7 +235,9 @@ def test_denied_configuration_fails_the_run_and_alerts_by_sns(stack, reports, al
         ("check_collection", -1): ("failed", 1),
     }
 
-    alerts = wait_for(lambda: len(found := messages()) >= 2 and found, "two SNS alerts", timeout=60)
+    alerts = stack.wait_for(
+        lambda: len(found := messages()) >= 2 and found, "two SNS alerts", timeout=60
+    )
     fetch_alert = next(m for m in alerts if f"Task: {FETCH}" in m)
     assert f"Run: {run['dag_run_id']}" in fetch_alert
     assert f"Configuration: {denied}" in fetch_alert

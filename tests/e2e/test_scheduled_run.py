@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from local_airflow import wait_for
 from tests.e2e.license_runs import DAG_ID, FETCH, new_world, run_folder, usage_key
 
 PREFIX = "scheduled/"
@@ -49,7 +48,7 @@ def test_scheduler_runs_the_dag_on_the_environment_schedule(stack, configured):
     assert stack.dag_runs(DAG_ID) == []
 
     stack.api.patch(f"/dags/{DAG_ID}", json={"is_paused": False})
-    first = wait_for(
+    first = stack.wait_for(
         lambda: stack.dag_runs(DAG_ID, run_type="scheduled"),
         "the scheduler to create a scheduled run",
         timeout=180,

@@ -44,7 +44,7 @@ def supervisors(tmp_path: Path):
 
     yield make
     for supervisor in made:
-        supervisor.stop([], timeout=2)
+        supervisor.stop([], timeout=0.5)
 
 
 def start(supervisor: Supervisor, name: str, behaviour: str) -> tuple[int, int]:
@@ -73,7 +73,7 @@ def test_teardown_ends_every_process_a_component_started(supervisors, behaviour:
     second = start(supervisor, "second", behaviour)
     assert {p.pid for p in supervisor.marked()} == {*first, *second}
 
-    supervisor.stop([["first"], ["second"]], timeout=2)
+    supervisor.stop([["first"], ["second"]], timeout=0.5)
 
     assert supervisor.marked() == []
     assert all(gone(pid) for pid in (*first, *second))
