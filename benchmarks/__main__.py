@@ -21,8 +21,8 @@ from pathlib import Path
 
 from benchmarks import scenarios
 from benchmarks.scenarios import DAG_ID, NOOP_DAG_ID, ROOT, Bench, Result
+from local_airflow import LightAirflow
 from local_aws.servers import LocalAWS
-from tests.e2e.airflow_stack import AirflowStack
 
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 STACK_SCENARIOS = ("api_calls", "airflow_overhead", "big_usage", "throttled")
@@ -76,12 +76,13 @@ def dags_folder(parent: Path) -> Path:
 def run_stack_scenarios(names: list[str], smoke: bool, workdir: Path) -> list[Result]:
     results = []
     with LocalAWS() as servers:
-        extra = {
+        env = {
+            **servers.env,
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder(workdir)),
             "AIRFLOW__CORE__PARALLELISM": "8",
             "LICENSE_TRACKING_SCHEDULE": "None",
         }
-        with AirflowStack(workdir / "airflow", servers.env, extra, name="benchmark") as stack:
+        with LightAirflow(workdir / "airflow", env, name="benchmark") as stack:
             for dag_id in (DAG_ID, NOOP_DAG_ID):
                 stack.wait_for_dag(dag_id)
                 stack.api.patch(f"/dags/{dag_id}", json={"is_paused": False})

@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import boto3
 
+from local_airflow.environment import base_environment, light_settings
 from local_aws.seeding import DEMO_SEED_PATH, load_seed
 from local_aws.servers import LocalAWS
 
@@ -42,13 +42,12 @@ TABLE_COLUMNS = (
 
 
 def airflow_env(local_aws: LocalAWS, arns: list[str]) -> dict[str, str]:
+    """deploy/airflow.env as the light local deployment runs it (SQLite in AIRFLOW_HOME), the
+    local AWS and the demo's settings; nothing Airflow or AWS from the caller's shell."""
     return {
-        **os.environ,
+        **base_environment(),
+        **light_settings(AIRFLOW_HOME),
         **local_aws.env,
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW_VAR_LICENSE_CONFIG_ARNS": json.dumps(arns),
         "AIRFLOW_VAR_LICENSE_REPORT_BUCKET": BUCKET,
         "AIRFLOW_VAR_LICENSE_REPORT_PREFIX": PREFIX,

@@ -1,17 +1,16 @@
-"""The deployment files as data: docker-compose.yaml, deploy/airflow.env, .env.example and the
-requirements exported from uv.lock. Read by the static checks and the native topology."""
+"""The deployment files as test data: docker-compose.yaml's services, .env.example and the
+requirements exported from uv.lock. What a local deployment reads itself (deploy/airflow.env,
+the compose commands) lives in local_airflow.environment."""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-COMPOSE_FILE = ROOT / "docker-compose.yaml"
-AIRFLOW_ENV_FILE = ROOT / "deploy" / "airflow.env"
+from local_airflow.environment import ROOT
+
 ENV_EXAMPLE_FILE = ROOT / ".env.example"
 
 #: The services of Airflow 3.3's official docker-compose.yaml (flower and airflow-cli under
@@ -28,50 +27,6 @@ OFFICIAL_SERVICES = (
     "airflow-cli",
     "flower",
 )
-#: Long-running Airflow services and their command, as `airflow <command>` runs it.
-AIRFLOW_COMMANDS = {
-    "airflow-apiserver": "api-server",
-    "airflow-scheduler": "scheduler",
-    "airflow-dag-processor": "dag-processor",
-    "airflow-worker": "celery worker",
-    "airflow-triggerer": "triggerer",
-}
-#: Where the image keeps AIRFLOW_HOME; paths in deploy/airflow.env start with it.
-IMAGE_AIRFLOW_HOME = "/opt/airflow"
-
-_ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines, taken literally; blank lines and # comments skipped.
-
-    Quotes and ``$`` are refused: Docker Compose would strip or interpolate them, so the
-    file would not mean the same to compose and to the native topology.
-    """
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _ENV_LINE.match(line)
-        if not match:
-            raise ValueError(f"{path.name}:{number}: not KEY=VALUE: {line!r}")
-        key, value = match.groups()
-        if value[:1] in ("'", '"') or "$" in value or " #" in value:
-            raise ValueError(f"{path.name}:{number}: {key} must be a plain value: {value!r}")
-        if key in values:
-            raise ValueError(f"{path.name}:{number}: {key} is set twice")
-        values[key] = value
-    return values
-
-
-def shared_airflow_env() -> dict[str, str]:
-    return read_env_file(AIRFLOW_ENV_FILE)
-
-
-def load_compose() -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load(COMPOSE_FILE.read_text())
 
 
 def environment_of(service: dict[str, Any]) -> dict[str, str]:

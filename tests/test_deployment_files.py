@@ -12,21 +12,23 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deployment import (
+from local_airflow.environment import (
     AIRFLOW_COMMANDS,
     AIRFLOW_ENV_FILE,
-    ENV_EXAMPLE_FILE,
     IMAGE_AIRFLOW_HOME,
+    ROOT,
+    load_compose,
+    read_env_file,
+    shared_airflow_env,
+)
+from tests.deployment import (
+    ENV_EXAMPLE_FILE,
     OFFICIAL_SERVICES,
     REQUIREMENTS_EXPORTS,
-    ROOT,
     env_files_of,
     environment_of,
     find_uv,
-    load_compose,
-    read_env_file,
     requirement_lines,
-    shared_airflow_env,
 )
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

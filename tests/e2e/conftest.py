@@ -11,13 +11,13 @@ from contextlib import AbstractContextManager, contextmanager
 import boto3
 import pytest
 
-from tests.e2e.airflow_stack import AirflowStack
+from local_airflow import LightAirflow
 from tests.e2e.license_runs import new_world
 from tests.support import World
 
-StackFactory = Callable[[str, Mapping[str, str]], AbstractContextManager[AirflowStack]]
+StackFactory = Callable[[str, Mapping[str, str]], AbstractContextManager[LightAirflow]]
 
-_running: list[AirflowStack] = []
+_running: list[LightAirflow] = []
 
 
 @pytest.hookimpl(wrapper=True)
@@ -51,9 +51,9 @@ def airflow_stack(local_aws_servers, tmp_path_factory) -> StackFactory:
     """``with airflow_stack(name, env) as stack:`` starts Airflow against the local AWS."""
 
     @contextmanager
-    def start(name: str, env: Mapping[str, str]) -> Generator[AirflowStack]:
+    def start(name: str, env: Mapping[str, str]) -> Generator[LightAirflow]:
         home = tmp_path_factory.mktemp(f"airflow-{name}")
-        with AirflowStack(home, local_aws_servers.env, env, name=name) as stack:
+        with LightAirflow(home, {**local_aws_servers.env, **env}, name=name) as stack:
             _running.append(stack)
             try:
                 yield stack

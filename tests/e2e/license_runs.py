@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from tests.e2e.airflow_stack import AirflowStack
+from local_airflow import LightAirflow
 from tests.support import World
 
 DAG_ID = "license_tracking"
@@ -22,12 +22,9 @@ def new_world(servers: Any) -> World:
     return World(servers, None, bucket)
 
 
-def trigger(stack: AirflowStack, conf: dict[str, Any]) -> dict[str, Any]:
+def trigger(stack: LightAirflow, conf: dict[str, Any]) -> dict[str, Any]:
     """Trigger a run through the REST API, as the trigger form does; wait for it to finish."""
-    run = stack.api.post(
-        f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf}
-    ).json()
-    return stack.wait_for_run(DAG_ID, run["dag_run_id"])
+    return stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, conf)["dag_run_id"])
 
 
 def run_folder(run: dict[str, Any], prefix: str = "") -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.airflow_stack import ROOT, USERNAME, AirflowStack, wait_for
+from local_airflow import LightAirflow
+from tests.conftest import ROOT
 from tests.e2e.license_runs import DAG_ID, FETCH, new_world, run_folder, trigger, usage_key
 from tests.support import World
 
@@ -99,7 +100,7 @@ def test_triggered_run_reports_exactly_the_triggered_arns(stack, triggered, vari
     assert [instances[(FETCH, i)]["rendered_map_index"] for i in range(3)] == TRIGGERED_NAMES
 
 
-def create_backfill(stack: AirflowStack, *args: str) -> subprocess.CompletedProcess[str]:
+def create_backfill(stack: LightAirflow, *args: str) -> subprocess.CompletedProcess[str]:
     """``airflow backfill create``, run again when SQLite refused its write.
 
     On SQLite a write that races the scheduler's can fail at once with "database is locked";
@@ -130,7 +131,7 @@ def test_backfill_writes_one_report_per_day(stack, reports):
     )
 
     assert created.returncode == 0, created.stdout + created.stderr
-    backfill_runs = wait_for(
+    backfill_runs = stack.wait_for(
         lambda: len(runs := stack.dag_runs(DAG_ID, run_type="backfill")) == 3 and runs,
         "the backfill's three runs",
     )
@@ -234,7 +235,9 @@ def test_denied_configuration_fails_the_run_and_alerts_by_sns(stack, reports, al
         ("check_collection", -1): ("failed", 1),
     }
 
-    alerts = wait_for(lambda: len(found := messages()) >= 2 and found, "two SNS alerts", timeout=60)
+    alerts = stack.wait_for(
+        lambda: len(found := messages()) >= 2 and found, "two SNS alerts", timeout=60
+    )
     fetch_alert = next(m for m in alerts if f"Task: {FETCH}" in m)
     assert f"Run: {run['dag_run_id']}" in fetch_alert
     assert f"Configuration: {denied}" in fetch_alert
@@ -272,7 +275,7 @@ def test_ui_shows_mapped_instances_by_configuration_name(stack, triggered, varia
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{stack.url}/dags/{DAG_ID}/runs/{run['dag_run_id']}/tasks/{FETCH}/mapped")
-            page.get_by_label("Username").fill(USERNAME)
+            page.get_by_label("Username").fill(stack.username)
             page.get_by_label("Password").fill(stack.password)
             page.get_by_role("button", name="Sign in").click()
             try:

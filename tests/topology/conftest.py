@@ -13,7 +13,10 @@ import uuid
 import boto3
 import pytest
 
-from tests.topology.harness import SKIP_VARIABLE, NativeTopology, unavailable_services
+from local_airflow.topology import CeleryTopology, unavailable_services
+
+SKIP_VARIABLE = "LICENSE_TRACKING_SKIP_SERVICE_TESTS"
+DAG_ID = "license_tracking"
 
 #: Settings of the test runs on top of deploy/airflow.env: only the runs the tests trigger, a
 #: dead worker noticed within seconds rather than minutes, one API server worker on a
@@ -53,12 +56,11 @@ def topology_aws(machine_services):
 
 @pytest.fixture(scope="package")
 def topology(machine_services, topology_aws, tmp_path_factory):
-    native = NativeTopology(tmp_path_factory.mktemp("topology"), topology_aws.env, TUNING)
-    try:
-        native.start()
+    home = tmp_path_factory.mktemp("topology")
+    with CeleryTopology(home, {**topology_aws.env, **TUNING}) as native:
+        native.wait_for_dag(DAG_ID, timeout=180)
+        native.api.patch(f"/dags/{DAG_ID}", json={"is_paused": False})
         yield native
-    finally:
-        native.stop()
 
 
 @pytest.fixture(scope="package")

@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import time
-import urllib.parse
 from collections import Counter
 
 import pytest
@@ -48,28 +47,15 @@ def trigger(topology, arns: list[str], bucket: str, prefix: str) -> str:
         "license_report_bucket": bucket,
         "license_report_prefix": prefix,
     }
-    run = topology.api.call(
-        "POST", f"/api/v2/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf}
-    )
-    return run["dag_run_id"]
-
-
-def run_path(run_id: str) -> str:
-    return f"/api/v2/dags/{DAG}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+    return topology.trigger(DAG, conf)["dag_run_id"]
 
 
 def wait_for_run(topology, run_id: str, timeout: float) -> str:
-    def finished():
-        state = topology.api.call("GET", run_path(run_id))["state"]
-        return state if state in ("success", "failed") else None
-
-    return topology.wait_for(f"run {run_id} to finish", finished, timeout, interval=2)
+    return topology.wait_for_run(DAG, run_id, timeout)["state"]
 
 
 def task_instances(topology, run_id: str) -> list[dict]:
-    listing = topology.api.call("GET", run_path(run_id) + "/taskInstances?limit=100")
-    assert listing["total_entries"] == len(listing["task_instances"])
-    return listing["task_instances"]
+    return list(topology.task_instances(DAG, run_id).values())
 
 
 def fetches(instances: list[dict]) -> dict[int, dict]:
@@ -144,7 +130,7 @@ def test_a_killed_worker_s_tasks_retry_on_the_other(both_workers, topology_aws, 
             ]
             return len(running) >= 2
 
-        topology.wait_for(f"tasks running on {victim}", running_on_victim, 120, interval=0.5)
+        topology.wait_for(running_on_victim, f"tasks running on {victim}", 120, interval=0.5)
         topology.kill_worker(victim)
         killed_at = time.monotonic()
         # Whatever still shows as running on the victim now has lost its process.

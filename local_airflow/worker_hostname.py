@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+HOSTNAME_VARIABLE = "LOCAL_AIRFLOW_HOSTNAME"
+
 
 def hostname() -> str:
-    return os.environ["LICENSE_TRACKING_WORKER_HOSTNAME"]
+    return os.environ[HOSTNAME_VARIABLE]

@@ -1,0 +1,283 @@
+"""Processes of one local deployment: started in sessions of their own with a marker, ended by
+one teardown that leaves nothing behind.
+
+Every process started here carries two environment variables: ``LOCAL_AIRFLOW_RUN`` (the
+deployment's run id) and ``LOCAL_AIRFLOW_COMPONENT`` (the component that started it). Airflow
+moves task processes into process groups of their own, and a process may even start a session
+of its own; the environment is inherited all the same, so the marker finds every process a
+component started, however far it moved.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import psutil
+
+RUN_MARKER = "LOCAL_AIRFLOW_RUN"
+COMPONENT_MARKER = "LOCAL_AIRFLOW_COMPONENT"
+
+T = TypeVar("T")
+
+
+class LocalAirflowError(RuntimeError):
+    """A deployment that cannot start, a component that died, a process that would not end."""
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    description: str,
+    timeout: float = 120.0,
+    interval: float = 1.0,
+    *,
+    check: Callable[[], None] | None = None,
+) -> T:
+    """Call ``probe`` until it returns something truthy and return that.
+
+    A probe that raises an HTTP or OS error (a server not up yet, a 404) counts as not yet.
+    ``check`` runs before each probe and may raise to give up early (a component died).
+    Raises TimeoutError naming ``description`` and the last error.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        if check is not None:
+            check()
+        try:
+            result = probe()
+        except (httpx.HTTPError, OSError) as error:
+            result, last_error = None, error
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            detail = f" (last error: {last_error!r})" if last_error else ""
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {description}{detail}")
+        time.sleep(interval)
+
+
+def tail(path: Path, lines: int = 60) -> str:
+    """The last lines of a log, without the api-server's lines for successful requests."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as error:
+        return f"({error})"
+    kept = [
+        line
+        for line in text.splitlines()
+        if not ("[http.access]" in line and "status_code=2" in line)
+    ]
+    return "\n".join(kept[-lines:])
+
+
+@dataclass
+class Component:
+    """A long-running process: ``command`` is run with this Python, logging to ``log``."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen | None = None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class Supervisor:
+    """Starts components and one-off commands, and ends all of them.
+
+    :param cwd: the working directory of every process.
+    :param run_id: the marker value; unique by default, so that deployments running side by
+        side (on a shared machine, too) never end each other's processes.
+    """
+
+    def __init__(self, cwd: Path, run_id: str | None = None) -> None:
+        self.cwd = cwd
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.components: dict[str, Component] = {}
+
+    def _marked(self, env: Mapping[str, str], component: str) -> dict[str, str]:
+        return {**env, RUN_MARKER: self.run_id, COMPONENT_MARKER: component}
+
+    def start(self, name: str, command: list[str], env: Mapping[str, str], log: Path) -> Component:
+        """Start (or restart) ``name`` in a session, so a process group, of its own."""
+        component = Component(name, command, self._marked(env, name), log)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as output:
+            component.process = subprocess.Popen(
+                command,
+                env=component.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.components[name] = component
+        return component
+
+    def run(
+        self, command: list[str], env: Mapping[str, str], timeout: float, *, name: str = "cli"
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command to its end (killing it and what it started on timeout)."""
+        with subprocess.Popen(
+            command,
+            env=self._marked(env, name),
+            cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        ) as process:
+            try:
+                stdout, stderr = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                _kill_and_reap(self.marked(name))
+                stdout, stderr = process.communicate()
+                raise LocalAirflowError(
+                    f"{' '.join(command)} did not finish in {timeout:.0f}s:\n{stdout}\n{stderr}"
+                ) from None
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+    def dead(self, *, ignoring: Iterable[str] = ()) -> list[Component]:
+        """Components that have exited, except those named in ``ignoring``."""
+        return [
+            component
+            for name, component in self.components.items()
+            if name not in ignoring and component.process and component.process.poll() is not None
+        ]
+
+    def marked(self, component: str | None = None) -> list[psutil.Process]:
+        """The living processes of this run (of one component, when given)."""
+        wanted = {RUN_MARKER: self.run_id}
+        if component is not None:
+            wanted[COMPONENT_MARKER] = component
+        return [process for process in _living(psutil.process_iter()) if _carries(process, wanted)]
+
+    def kill(self, name: str, timeout: float = 10) -> None:
+        """SIGKILL a component and every process it started, as when its host dies."""
+        component = self.components[name]
+        _signal_group(component.process.pid, signal.SIGKILL)
+        for _ in range(3):  # again, for a process forked while the previous round was killing
+            _kill_and_reap(self.marked(name), timeout)
+        component.process.wait(timeout=timeout)
+        if survivors := self.marked(name):
+            raise LocalAirflowError(f"processes of {name} survived SIGKILL: {_describe(survivors)}")
+
+    def stop(self, batches: Iterable[Iterable[str]], timeout: float = 30) -> None:
+        """The teardown: end every component, batch after batch, then check nothing is left.
+
+        Each batch's process groups get SIGTERM; once ``timeout`` has passed, whatever of the
+        batch still runs (task processes in groups of their own included) gets SIGKILL.
+        Components named in no batch come last. Then any process of the run still alive is
+        killed, and one that survives even that is named in a LocalAirflowError.
+        """
+        batches = [[name for name in batch if name in self.components] for batch in batches]
+        named = {name for batch in batches for name in batch}
+        batches.append([name for name in self.components if name not in named])
+        for batch in batches:
+            self._stop_batch([self.components[name] for name in batch], timeout)
+        if leftovers := self.marked():
+            sys.stderr.write(f"processes outlived their components: {_describe(leftovers)}\n")
+            _kill_and_reap(leftovers)
+        if survivors := self.marked():
+            raise LocalAirflowError(f"processes survived teardown: {_describe(survivors)}")
+
+    def _stop_batch(self, components: list[Component], timeout: float) -> None:
+        started = [c for c in components if c.process is not None]
+        for component in started:
+            if component.alive():
+                _signal_group(component.process.pid, signal.SIGTERM)
+
+        def ended() -> bool:
+            return all(c.process.poll() is not None and not self.marked(c.name) for c in started)
+
+        try:
+            wait_for(ended, "components to stop after SIGTERM", timeout=timeout, interval=0.2)
+        except TimeoutError:
+            for component in started:
+                leftover = self.marked(component.name)
+                if component.alive() or leftover:
+                    sys.stderr.write(
+                        f"{component.name} outlived SIGTERM by {timeout:.0f}s: SIGKILL\n"
+                    )
+                    _signal_group(component.process.pid, signal.SIGKILL)
+                    _kill_and_reap(leftover)
+        for component in started:
+            try:
+                component.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass  # named by stop()'s final check
+
+
+def _carries(process: psutil.Process, wanted: Mapping[str, str]) -> bool:
+    try:
+        environ = process.environ()
+    except (psutil.Error, OSError):
+        return False
+    return all(environ.get(key) == value for key, value in wanted.items())
+
+
+def _living(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
+    """The processes that still run (not gone, not zombies waiting for their parent)."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.Error:
+            pass
+    return alive
+
+
+def _kill_and_reap(processes: list[psutil.Process], timeout: float = 10) -> None:
+    """SIGKILL each process and wait until it is gone or a zombie.
+
+    Zombies count as gone: a task process whose parent died is a child of PID 1, which may
+    never reap it, and psutil's own wait would wait for the timeout.
+    """
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    deadline = time.monotonic() + timeout
+    while _living(processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _describe(processes: list[psutil.Process]) -> str:
+    described = []
+    for process in processes:
+        try:
+            described.append(f"{process.pid} {' '.join(process.cmdline())[:120]}")
+        except psutil.Error:
+            described.append(str(process.pid))
+    return "; ".join(described)
+
+
+def _signal_group(group: int, signal_number: int) -> None:
+    try:
+        os.killpg(group, signal_number)
+    except ProcessLookupError:
+        pass
