@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -65,7 +65,7 @@ def _severity(row: Mapping[str, Any]) -> tuple[int, Decimal]:
     return STATUSES.index(row["ComplianceStatus"]), -Decimal(str(percent or 0))
 
 
-def _table(rows: list[Mapping[str, Any]]) -> str:
+def _table(rows: Sequence[Mapping[str, Any]]) -> str:
     cells = [_HEADER] + [
         (
             row["ComplianceStatus"],

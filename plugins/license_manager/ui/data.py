@@ -180,7 +180,12 @@ def build_page_data(
     }
 
 
-EMPTY_PAGE = {"configurations": [], "not_collected": [], "files": [], "history_timestamps": []}
+EMPTY_PAGE: dict[str, Any] = {
+    "configurations": [],
+    "not_collected": [],
+    "files": [],
+    "history_timestamps": [],
+}
 
 
 @dataclass
