@@ -181,3 +181,34 @@ def test_repeated_views_do_not_read_s3_again(api, reports, monkeypatch):
     calls.clear()
     assert client.get(f"{PAGE}/api/report", headers=bearer).content == first
     assert calls == []
+
+
+def test_the_plugin_registers_the_page_without_importing_fastapi():
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    probe = (
+        "import sys; from license_manager.plugin import LicenseManagerPlugin as P; "
+        "print(P.fastapi_apps[0]['url_prefix'], P.external_views[0]['href'], "
+        "P.external_views[0]['destination'], 'license_manager.ui.app' in sys.modules)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"))
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [
+        "/license-consumption",
+        "/license-consumption/",
+        "nav",
+        "False",
+    ]
+
+
+def test_the_navigation_lists_the_page(api):
+    client, token = api
+    response = client.get("/api/v2/plugins", headers={"Authorization": f"Bearer {token('admin')}"})
+    (plugin,) = [p for p in response.json()["plugins"] if p["name"] == "license_manager"]
+    assert [view["href"] for view in plugin["external_views"]] == ["/license-consumption/"]
