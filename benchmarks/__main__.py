@@ -26,7 +26,7 @@ from local_aws.servers import LocalAWS
 
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 STACK_SCENARIOS = ("api_calls", "airflow_overhead", "big_usage", "throttled")
-ALL = ("api_calls", "airflow_overhead", "big_usage", "parse_cost", "throttled")
+ALL = ("api_calls", "airflow_overhead", "big_usage", "parse_cost", "throttled", "compliance_page")
 
 
 def headline(result: Result) -> str:
@@ -48,6 +48,12 @@ def headline(result: Result) -> str:
     if result.scenario == "parse_cost":
         cold, minimal = f["license_tracking_seconds"], f["minimal_seconds"]
         return f"{cold}s vs {minimal}s, ratio {f['ratio']:.2f}"
+    if result.scenario == "compliance_page":
+        lookup, page = f["previous_set_lookup"], f["page_data"]
+        return (
+            f"previous set: {sum(lookup['s3_calls'].values())} calls, {lookup['seconds']}s; "
+            f"page data cold {page['cold_seconds']}s, warm {page['warm_ms_median']} ms"
+        )
     if result.scenario == "throttled":
         extra = f["extra_calls"] / f["minimum"]
         return f"lost {f['records_lost']}, extra calls {f['extra_calls']} (+{extra:.0%})"
@@ -122,6 +128,15 @@ def main(argv: list[str] | None = None) -> int:
                 "AIRFLOW_HOME": str(Path(workdir) / "parse"),
             }
             results.append(run_one("parse_cost", lambda: scenarios.parse_cost(env, args.smoke)))
+        if "compliance_page" in args.only:
+            os.environ["AIRFLOW_HOME"] = str(Path(workdir) / "compliance")
+            with LocalAWS() as servers:
+                results.append(
+                    run_one(
+                        "compliance_page",
+                        lambda: scenarios.compliance_page(servers, args.smoke),
+                    )
+                )
         stack_names = [name for name in args.only if name in STACK_SCENARIOS]
         if stack_names:
             results += run_stack_scenarios(stack_names, args.smoke, Path(workdir))

@@ -376,3 +376,172 @@ def _fetch_tries(bench: Bench, run_id: str) -> list[int]:
         for ti in answer["task_instances"]
         if ti["task_id"] == "fetch_license_configuration"
     ]
+
+
+# --- 6. Compliance history and the License consumption page -----------------------------------
+
+
+class _CountingS3:
+    """Counts the S3 operations a hook's client sends."""
+
+    def __init__(self, hook: Any) -> None:
+        self.calls: dict[str, int] = {}
+        hook.get_conn().meta.events.register("before-call.s3.*", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] = self.calls.get(model.name, 0) + 1
+
+    def take(self) -> dict[str, int]:
+        taken, self.calls = dict(self.calls), {}
+        return taken
+
+
+def _report_set_files(prefix: str, moment: datetime, arns: list[str], day: int) -> dict[str, bytes]:
+    """A complete report set as the writer leaves it (summary and schema 2 manifest)."""
+    from license_manager.compliance import DEFAULT_ALERT_UTILIZATION_PERCENT, compliance_status
+    from license_manager.csv_schema import SUMMARY_COLUMNS, csv_text, format_row
+    from license_manager.report_layout import manifest_key, run_folder, summary_key
+
+    folder = run_folder(prefix, moment)
+    rows, entries = [list(SUMMARY_COLUMNS)], []
+    for index, arn in enumerate(arns):
+        count, consumed = 100, (index * 7 + day) % 120
+        status = compliance_status(consumed, count, DEFAULT_ALERT_UTILIZATION_PERCENT)
+        record = {
+            "LicenseConfigurationArn": arn,
+            "LicenseConfigurationId": arn.rsplit(":", 1)[1],
+            "Name": f"configuration {index}",
+            "AccountId": arn.split(":")[4],
+            "Region": arn.split(":")[3],
+            "LicenseCount": count,
+            "ConsumedLicenses": consumed,
+            "UtilizationPercent": f"{consumed:.2f}",
+            "Source": "listed",
+            "ComplianceStatus": status,
+        }
+        rows.append(format_row(record, SUMMARY_COLUMNS))
+        entries.append(
+            {"arn": arn, "status": "ok", "consumed_licenses": consumed, "compliance_status": status}
+        )
+    summary = csv_text(rows).encode()
+    manifest = {
+        "schema_version": 2,
+        "run_timestamp": folder.rstrip("/").rsplit("/", 1)[1],
+        "files": [{"key": summary_key(folder), "rows": len(arns), "bytes": len(summary)}],
+        "configurations": entries,
+    }
+    return {summary_key(folder): summary, manifest_key(folder): json.dumps(manifest).encode()}
+
+
+def _put_all(hook: Any, bucket: str, files: dict[str, bytes]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = hook.get_conn()
+    with ThreadPoolExecutor(8) as pool:
+        for _ in pool.map(
+            lambda item: client.put_object(Bucket=bucket, Key=item[0], Body=item[1]), files.items()
+        ):
+            pass
+
+
+def compliance_page(servers: Any, smoke: bool) -> Result:
+    """Finding the previous set among 1,000 earlier ones, and the page's data for 1,000
+    configurations x 30 report sets: cold, warm, and the periodic check for a newer set."""
+    import os
+    from datetime import UTC, timedelta
+
+    earlier_sets, configurations, history = (40, 50, 10) if smoke else (1000, 1000, 30)
+    os.environ.update(servers.env)
+    if str(ROOT / "plugins") not in sys.path:
+        sys.path.insert(0, str(ROOT / "plugins"))  # as Airflow puts its plugins folder
+    from license_manager.history import previous_report_set
+    from license_manager.hooks import ReportBucketHook
+    from license_manager.ui.data import HISTORY_SETS, Location, PageCache
+
+    hook = ReportBucketHook(aws_conn_id=None)
+    bucket = f"bench-compliance-{uuid.uuid4().hex[:8]}"
+    hook.get_conn().create_bucket(Bucket=bucket)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+
+    # 1. Daily report sets, one configuration each: the run after the last one looks back.
+    daily = {}
+    for day in range(earlier_sets):
+        daily.update(
+            _report_set_files("daily/", start + timedelta(days=day), config_arns(1, "d"), day)
+        )
+    _put_all(hook, bucket, daily)
+    counter = _CountingS3(hook)
+    run_ts = (start + timedelta(days=earlier_sets)).strftime("%Y%m%dT%H%M%SZ")
+    began = time.perf_counter()
+    found = previous_report_set(hook, bucket, "daily/", run_ts)
+    lookup_seconds = time.perf_counter() - began
+    lookup_calls = counter.take()
+
+    # 2. The page's data: `history` sets of `configurations` each.
+    arns = config_arns(configurations, "page")
+    sets = {}
+    for day in range(history):
+        sets.update(_report_set_files("page/", start + timedelta(days=day), arns, day))
+    _put_all(hook, bucket, sets)
+    clock = [0.0]
+    cache = PageCache(check_seconds=60, clock=lambda: clock[0])
+    location = Location(bucket, "page/", "unused")
+    counter.take()
+    timings = {}
+    for label in ("cold", "warm"):
+        began = time.perf_counter()
+        body = cache.page_json(lambda _: hook, location)
+        timings[label] = time.perf_counter() - began
+        timings[f"{label}_calls"] = counter.take()
+    warm_runs = []
+    for _ in range(20):
+        began = time.perf_counter()
+        cache.page_json(lambda _: hook, location)
+        warm_runs.append(time.perf_counter() - began)
+    clock[0] += 61
+    began = time.perf_counter()
+    cache.page_json(lambda _: hook, location)
+    recheck_seconds = time.perf_counter() - began
+    recheck_calls = counter.take()
+    page = json.loads(body)
+    warm = median(warm_runs)
+    holds = (
+        found is not None
+        and sum(lookup_calls.values()) <= 10
+        and warm < 1.0
+        and timings["warm_calls"] == {}
+        and len(page["configurations"]) == configurations
+        and len(page["history_timestamps"]) == min(history, HISTORY_SETS)
+    )
+    return Result(
+        "compliance_page",
+        {
+            "earlier_report_sets": earlier_sets,
+            "configurations": configurations,
+            "report_sets_in_history": history,
+            "s3": "moto server on 127.0.0.1",
+        },
+        {
+            "previous_set_lookup": {
+                "seconds": round(lookup_seconds, 3),
+                "s3_calls": lookup_calls,
+                "objects_under_prefix": len(daily),
+            },
+            "page_data": {
+                "cold_seconds": round(timings["cold"], 3),
+                "cold_s3_calls": timings["cold_calls"],
+                "warm_ms_median": round(warm * 1000, 3),
+                "warm_s3_calls": timings["warm_calls"],
+                "recheck_after_ttl_seconds": round(recheck_seconds, 3),
+                "recheck_s3_calls": recheck_calls,
+                "json_bytes": len(body),
+            },
+        },
+        "previous set found in <= 10 S3 calls at 1,000 earlier sets; page data warm < 1 s "
+        "with no S3 call",
+        holds,
+        notes=[
+            "warm: the cached page data; recheck: after the TTL, a listing finds no newer set",
+            "moto answers a delimited listing by scanning its keys; S3 does not",
+        ],
+    )

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, TriggerRule, task
 from license_manager.alerts import LicenseAlertNotifier
+from license_manager.assets import LICENSE_CONSUMPTION_REPORT
 from license_manager.operators import MAP_INDEX_TEMPLATE, LicenseManagerOperator
 from license_manager.schedule import schedule_from_environment
 from license_manager.settings import SETTINGS
@@ -26,13 +27,19 @@ Region of its ARN, and writes a dated CSV report set to S3:
 
 **Settings** (trigger form value, else the Airflow Variable of the same name, else default):
 `license_config_arns` (required), `license_report_bucket` (required),
-`license_report_prefix`, `aws_conn_id` (`aws_default`), `license_alert_sns_topic_arn`.
+`license_report_prefix`, `aws_conn_id` (`aws_default`), `license_alert_sns_topic_arn`,
+`license_alert_utilization_percent` (`90`).
 
 **Tasks**: `resolve_settings` merges the settings, validates the ARNs and checks the bucket;
 `fetch_license_configuration` runs once per ARN, labelled with the configuration's name;
 `write_report` writes the report set, even when some configurations failed;
-`check_collection` fails the run when any ARN failed or was invalid, naming them.
+`check_collection` fails the run when any ARN failed or was invalid, naming them;
+`compliance_alert` sends one message listing the configurations near, at or over their
+license count (`license_alert_utilization_percent`, default 90) to
+`license_alert_sns_topic_arn`, and never fails the run.
 Failures that survive their retries are sent to `license_alert_sns_topic_arn` when it is set.
+`write_report` updates the asset `license_consumption_report` (its event's `extra` names the
+`report_folder`), so other DAGs can be scheduled on each new report set.
 
 The schedule comes from the environment variable `LICENSE_TRACKING_SCHEDULE` (default
 `@daily`; EventBridge `rate()` and `cron()` expressions are accepted).
@@ -52,11 +59,24 @@ def resolve_settings(params=None, dag_run=None, logical_date=None, ti=None) -> l
     return run["fetch_requests"]
 
 
-@task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-def write_report(report: dict) -> dict:
+@task(
+    multiple_outputs=False,
+    trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS,
+    outlets=[LICENSE_CONSUMPTION_REPORT],
+)
+def write_report(report: dict, outlet_events=None) -> dict:
     from license_manager import pipeline
 
-    return pipeline.write_report(report)
+    result = pipeline.write_report(report)
+    outlet_events[LICENSE_CONSUMPTION_REPORT].extra = pipeline.report_event_extra(result)
+    return result
+
+
+@task(multiple_outputs=False, retries=0)
+def compliance_alert(result: dict, **context) -> str:
+    from license_manager import pipeline
+
+    return pipeline.send_compliance_alert(result, context)
 
 
 @task(multiple_outputs=False, retries=0)
@@ -103,3 +123,4 @@ with DAG(
     report = write_report(run["report"])
     fetched >> report
     check_collection(report)
+    compliance_alert(report)

@@ -1,8 +1,10 @@
 """The main job on the embedded local defaults.
 
-Starts the local AWS with the demo data, runs the license_tracking DAG once through
-Airflow (``airflow dags test``), prints where the report set landed and the summary as a
-table, and copies the report set to ``.local/demo-reports/`` to open in a spreadsheet.
+Starts the local AWS with the demo data, runs the license_tracking DAG twice through
+Airflow (``airflow dags test``): once for yesterday, when consumption was a little lower, and
+once now, so that the change column compares two report sets. Prints where the report set
+landed and the summary as a table (compliance status and change included), and copies the
+report set to ``.local/demo-reports/`` to open in a spreadsheet.
 
     .venv/bin/python -m demo
 """
@@ -14,7 +16,9 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -36,9 +40,19 @@ TABLE_COLUMNS = (
     ("LicenseCount", "Licenses"),
     ("ConsumedLicenses", "Consumed"),
     ("UtilizationPercent", "Used %"),
+    ("ComplianceStatus", "Compliance"),
+    ("ConsumedLicensesChange", "Change"),
     ("UsageRecordCount", "Usage rows"),
     ("Error", "Error"),
 )
+
+
+def yesterdays_consumption(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The demo configurations as they were a day earlier: a few licenses fewer in use."""
+    return [
+        {**entry, "ConsumedLicenses": max(0, entry["ConsumedLicenses"] - (index + 3) % 4)}
+        for index, entry in enumerate(entries)
+    ]
 
 
 def airflow_env(local_aws: LocalAWS, arns: list[str]) -> dict[str, str]:
@@ -86,7 +100,8 @@ def main() -> None:
     AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
     log = LOCAL / "demo-airflow.log"
     log.write_text("")
-    arns = [entry["LicenseConfigurationArn"] for entry in load_seed(DEMO_SEED_PATH)]
+    demo = load_seed(DEMO_SEED_PATH)
+    arns = [entry["LicenseConfigurationArn"] for entry in demo]
     with LocalAWS(DEMO_SEED_PATH) as local_aws:
         s3 = boto3.client(
             "s3",
@@ -105,10 +120,15 @@ def main() -> None:
             f"Preparing Airflow in {AIRFLOW_HOME.relative_to(ROOT)} (log: {log.relative_to(ROOT)})"
         )
         run_airflow(["db", "migrate"], env, log)
-        print("Running the license_tracking DAG once: airflow dags test license_tracking")
+        yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+        print(f"Running the DAG for yesterday: airflow dags test license_tracking {yesterday}")
+        local_aws.emulator.seed(yesterdays_consumption(demo), replace=False)
+        run_airflow(["dags", "test", "license_tracking", yesterday], env, log)
+        local_aws.emulator.seed(demo, replace=False)
+        print("Running it again now: airflow dags test license_tracking")
         run_airflow(["dags", "test", "license_tracking"], env, log)
 
-        manifest_key = next(
+        manifest_key = max(
             item["Key"]
             for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]
             if item["Key"].endswith("/manifest.json")
@@ -123,6 +143,7 @@ def main() -> None:
             print(f"  {name:<50} {file['rows']:>6} rows {file['bytes']:>8} bytes")
         print(f"  {'manifest.json':<50} (written last)\n")
         print(format_table(rows))
+        print(f"\nChange: consumption since the previous report set, {manifest['previous_folder']}")
         print(f"\nCopied to {download(s3, folder).relative_to(ROOT)}/")
 
 

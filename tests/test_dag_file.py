@@ -61,6 +61,7 @@ def test_pipeline_shape_and_labels(monkeypatch):
         "fetch_license_configuration",
         "write_report",
         "check_collection",
+        "compliance_alert",
     }
     fetch = dag.task_dict["fetch_license_configuration"]
     assert "license_configuration_label" in fetch.map_index_template
@@ -72,9 +73,14 @@ def test_pipeline_shape_and_labels(monkeypatch):
         "license_report_prefix",
         "aws_conn_id",
         "license_alert_sns_topic_arn",
+        "license_alert_utilization_percent",
     }
     assert all(dag.params[name] is None for name in dag.params)
     assert "license_config_arns" in dag.doc_md
+    write = dag.task_dict["write_report"]
+    assert [outlet.name for outlet in write.outlets] == ["license_consumption_report"]
+    assert dag.task_dict["compliance_alert"].upstream_task_ids == {"write_report"}
+    assert dag.task_dict["compliance_alert"].retries == 0
 
 
 PARSE_IN_ISOLATION = textwrap.dedent(
@@ -121,5 +127,5 @@ def test_dag_file_parses_without_network_variables_or_database(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "parsed license_tracking 4" in result.stdout
+    assert "parsed license_tracking 5" in result.stdout
     assert not (tmp_path / "missing").exists()

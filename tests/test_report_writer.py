@@ -138,7 +138,7 @@ def test_the_writer_reads_copies_and_writes_the_manifest_last(s3):
     operations = record_operations(s3)
 
     outcomes = read_staged_outcomes(s3, report, requested)
-    manifest = write_report_set(s3, report, outcomes, WHEN)
+    manifest, _ = write_report_set(s3, report, outcomes, WHEN)
 
     assert [outcome.status for outcome in outcomes] == ["ok", "ok", "failed"]
     assert outcomes[2].error == NOT_RECORDED
@@ -174,7 +174,7 @@ def test_every_report_file_is_recorded_as_lineage_output(s3, monkeypatch):
     report = run_report(s3)
     outcomes = [fetched(s3, report.staging, "Small", 3), fetched(s3, report.staging, "Big", 60_000)]
 
-    manifest = report_writer.write_report_set(s3, report, outcomes, WHEN)
+    manifest, _ = report_writer.write_report_set(s3, report, outcomes, WHEN)
 
     outputs = {entry.asset.uri for entry in collector.collected_assets.outputs}
     expected = [file["key"] for file in manifest["files"]] + [report.folder + "manifest.json"]

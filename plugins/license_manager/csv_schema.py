@@ -35,6 +35,10 @@ SUMMARY_COLUMNS = (
     "UsageFile",
     "CollectedAt",
     "Error",
+    "Source",
+    "ComplianceStatus",
+    "PreviousConsumedLicenses",
+    "ConsumedLicensesChange",
 )
 USAGE_COLUMNS = (
     "LicenseConfigurationArn",
@@ -46,7 +50,14 @@ USAGE_COLUMNS = (
     "ConsumedLicenses",
 )
 NUMERIC_COLUMNS = frozenset(
-    {"LicenseCount", "ConsumedLicenses", "UtilizationPercent", "UsageRecordCount"}
+    {
+        "LicenseCount",
+        "ConsumedLicenses",
+        "UtilizationPercent",
+        "UsageRecordCount",
+        "PreviousConsumedLicenses",
+        "ConsumedLicensesChange",
+    }
 )
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -75,4 +75,6 @@ class ConfigurationOutcome:
             "error": self.error,
             "usage_file": usage_file,
             "usage_records": self.usage.rows if self.usage else None,
+            "consumed_licenses": self.configuration.get("ConsumedLicenses"),
+            "license_count": self.configuration.get("LicenseCount"),
         }

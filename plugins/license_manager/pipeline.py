@@ -7,6 +7,7 @@ can be read and tested without Airflow.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from license_manager.hooks import ReportBucketHook
+
+
+log = logging.getLogger(__name__)
 
 
 class CollectionFailed(AirflowFailException):
@@ -117,6 +121,8 @@ def resolve_run(
         "run_id": run_id,
         "run_timestamp": run_timestamp(run_moment),
         "aws_conn_id": settings.aws_conn_id,
+        "alert_utilization_percent": settings.license_alert_utilization_percent,
+        "alert_sns_topic_arn": settings.license_alert_sns_topic_arn,
         "requested": requested,
     }
     return {"fetch_requests": fetch_requests, "report": report}
@@ -126,6 +132,8 @@ def write_report(
     report: Mapping[str, Any], s3_hook: Callable[[str], ReportBucketHook] = _s3_hook
 ) -> dict[str, Any]:
     """Gather every requested ARN's outcome and write the report set; return the verdict input."""
+    from license_manager.compliance import parse_threshold
+    from license_manager.history import previous_consumption
     from license_manager.report_writer import RunReport, read_staged_outcomes, write_report_set
 
     s3 = s3_hook(report["aws_conn_id"])
@@ -142,9 +150,18 @@ def write_report(
         else next(staged)
         for entry in report["requested"]
     ]
-    manifest = write_report_set(s3, location, outcomes, datetime.now(UTC))
+    previous = previous_consumption(s3, location.bucket, location.prefix, location.run_timestamp)
+    threshold = parse_threshold(report.get("alert_utilization_percent", "90"))
+    manifest, records = write_report_set(
+        s3, location, outcomes, datetime.now(UTC), threshold, previous
+    )
     return {
         "location": f"s3://{location.bucket}/{location.folder}",
+        "run_timestamp": location.run_timestamp,
+        "previous_folder": previous.folder,
+        "aws_conn_id": report["aws_conn_id"],
+        "alert_sns_topic_arn": report.get("alert_sns_topic_arn"),
+        "near_or_over_limit": near_or_over_limit(records),
         "configurations": len(outcomes),
         "not_collected": [
             {"arn": entry["arn"], "status": entry["status"], "error": entry["error"]}
@@ -152,6 +169,51 @@ def write_report(
             if entry["status"] != "ok"
         ],
     }
+
+
+def near_or_over_limit(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary cells the compliance alert shows, of each configuration near a limit."""
+    from license_manager.compliance import ALERTING
+    from license_manager.compliance_alert import ALERT_COLUMNS
+
+    return [
+        {column: record.get(column) for column in ALERT_COLUMNS}
+        for record in records
+        if record.get("ComplianceStatus") in ALERTING
+    ]
+
+
+def report_event_extra(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``extra`` of the license_consumption_report asset event of a written report set."""
+    return {
+        "report_folder": result["location"],
+        "run_timestamp": result["run_timestamp"],
+        "configurations": result["configurations"],
+        "not_collected": len(result["not_collected"]),
+        "near_or_over_limit": len(result["near_or_over_limit"]),
+    }
+
+
+def send_compliance_alert(result: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    """Publish the run's compliance alert to ``license_alert_sns_topic_arn``, if any is due.
+
+    Never raises: a compliance alert that cannot be sent is logged, and the run goes on.
+    """
+    from license_manager import compliance_alert
+
+    try:
+        alert = compliance_alert.compliance_alert_for_run(result)
+        if alert is None:
+            return "no configuration is near its limit: no compliance alert"
+        topic = result.get("alert_sns_topic_arn")
+        if not topic:
+            return f"{len(alert.rows)} configuration(s) near a limit; no topic set: no alert"
+        notifier = compliance_alert.sns_compliance_notifier(topic, result["aws_conn_id"])
+        compliance_alert.send_compliance_alert(alert, notifier, context)
+        return f"compliance alert on {len(alert.rows)} configuration(s) sent to {topic}"
+    except Exception as error:
+        log.exception("The compliance alert could not be sent")
+        return f"the compliance alert could not be sent: {error}"
 
 
 def check_collection(result: Mapping[str, Any]) -> str:

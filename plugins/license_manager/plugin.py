@@ -3,7 +3,8 @@
 Airflow 3 plugins no longer register operators or hooks (those are imported like any Python
 module: ``from license_manager.operators import LicenseManagerOperator``), so the plugin makes
 the installed package visible under its name in ``airflow plugins`` and the UI, and offers one
-opt-in: ``[license_manager] preload``.
+opt-in: ``[license_manager] preload``. It also adds the "License consumption" page to the UI:
+a FastAPI app that the api-server mounts at ``/license-consumption``, linked in the navigation.
 
 Loaded either from the ``airflow.plugins`` entry point of the installed distribution, or from
 the plugins folder when ``plugins/`` is copied or mounted there. Importing it stays cheap: the
@@ -18,12 +19,47 @@ from typing import Any
 from airflow.sdk.plugins_manager import AirflowPlugin
 
 PRELOAD_SECTION, PRELOAD_OPTION = "license_manager", "preload"
+PAGE_URL_PREFIX = "/license-consumption"
+
+
+class LazyApp:
+    """An ASGI app that imports the page's FastAPI app on its first request.
+
+    Only the api-server serves it; every other process loads the plugin without FastAPI.
+    """
+
+    def __init__(self, factory: str) -> None:
+        self.factory = factory
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            import importlib
+
+            module, name = self.factory.split(":")
+            self._app = getattr(importlib.import_module(module), name)
+        await self._app(scope, receive, send)
 
 
 class LicenseManagerPlugin(AirflowPlugin):
     """AWS License Manager reporting: ``LicenseManagerOperator`` and ``LicenseManagerHook``."""
 
     name = "license_manager"
+    fastapi_apps = [
+        {
+            "name": "License consumption",
+            "app": LazyApp("license_manager.ui.app:app"),
+            "url_prefix": PAGE_URL_PREFIX,
+        }
+    ]
+    external_views = [
+        {
+            "name": "License consumption",
+            "href": f"{PAGE_URL_PREFIX}/",
+            "destination": "nav",
+            "url_route": "license-consumption",
+        }
+    ]
 
     @classmethod
     def on_load(cls, *args: Any, **kwargs: Any) -> None:

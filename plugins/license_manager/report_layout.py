@@ -13,6 +13,8 @@ reader of report sets build keys here and nowhere else. Nothing here talks to S3
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 SUMMARY_FILE = "license-consumption-summary.csv"
@@ -52,6 +54,60 @@ def summary_key(folder: str) -> str:
 
 def manifest_key(folder: str) -> str:
     return folder + MANIFEST_FILE
+
+
+# --- Finding earlier report folders (by listing one level at a time) ---------------------------
+
+#: The name of each level below the prefix: year, month, day, and the run's TS.
+_LEVELS = (
+    re.compile(r"\d{4}"),
+    re.compile(r"\d{2}"),
+    re.compile(r"\d{2}"),
+    re.compile(r"\d{8}T\d{6}Z"),
+)
+#: How many characters of a TS each level's date covers: 2026, 202611, 20261129, the whole TS.
+_TS_DIGITS = (4, 6, 8, None)
+DATE_LEVELS = len(_LEVELS)
+
+
+def dated_subfolders(prefix: str, parent: str, children: Iterable[str]) -> list[str]:
+    """The children of ``parent`` that are report folders of the next level, newest first.
+
+    ``parent`` is the prefix or one of its date folders; ``children`` are the common prefixes
+    a delimited listing of ``parent`` returned. Anything else (``_staging/``) is left out.
+    """
+    pattern = _LEVELS[folder_level(prefix, parent)]
+    found = [
+        child
+        for child in children
+        if child.startswith(parent)
+        and child.endswith("/")
+        and pattern.fullmatch(child[len(parent) : -1])
+    ]
+    return sorted(found, reverse=True)
+
+
+def folder_level(prefix: str, folder: str) -> int:
+    """0 for the prefix itself, 1 for a year folder, ... 4 for a run's TS folder."""
+    return folder[len(prefix) :].count("/")
+
+
+def folder_date(prefix: str, folder: str) -> str:
+    """The digits a date folder stands for (``2026``, ``202611``, ``20261129``) or its TS."""
+    parts = folder[len(prefix) :].rstrip("/").split("/")
+    return parts[-1] if len(parts) == DATE_LEVELS else "".join(parts)
+
+
+def may_hold_earlier(prefix: str, folder: str, timestamp: str) -> bool:
+    """Whether a date folder can hold a report set with a TS before ``timestamp``."""
+    digits = _TS_DIGITS[folder_level(prefix, folder) - 1]
+    date = folder_date(prefix, folder)
+    return date < timestamp if digits is None else date <= timestamp[:digits]
+
+
+def folder_timestamp(folder: str) -> str:
+    """The TS of a report folder ``{prefix}YYYY/MM/DD/TS/``."""
+    return folder.rstrip("/").rsplit("/", 1)[-1]
 
 
 # --- Staging ----------------------------------------------------------------------------------

@@ -16,10 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.s3 import NO_ACL
 
+from license_manager.compliance import DEFAULT_ALERT_UTILIZATION_PERCENT, compliance_cells
 from license_manager.csv_schema import (
     SUMMARY_COLUMNS,
     USAGE_COLUMNS,
@@ -29,6 +31,7 @@ from license_manager.csv_schema import (
     iso_utc,
     usage_row,
 )
+from license_manager.history import PreviousConsumption
 from license_manager.hooks import ReportBucketHook
 from license_manager.outcomes import NOT_RECORDED, ConfigurationOutcome, FileRecord
 from license_manager.report_layout import (
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 
 #: S3 requests the report writer keeps in flight (outcome reads, copies).
 S3_CONCURRENCY = 10
+#: The manifest's layout version: 2 added source, compliance and the previous set.
+MANIFEST_SCHEMA_VERSION = 2
 # --- Staged by each fetch task ----------------------------------------------------------------
 
 
@@ -184,11 +189,15 @@ def write_report_set(
     report: RunReport,
     outcomes: list[ConfigurationOutcome],
     collected_at: datetime,
-) -> dict[str, Any]:
+    threshold: Decimal = DEFAULT_ALERT_UTILIZATION_PERCENT,
+    previous: PreviousConsumption | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Write usage files, the summary and, last, the manifest; then drop leftovers and staging.
 
-    Returns the manifest. A re-run writes the same keys and removes files an earlier
-    attempt of the same run left behind, so the folder holds exactly this run's files.
+    Each configuration's compliance is rated against ``threshold`` and its consumption
+    compared with ``previous``. Returns the manifest and the summary records. A re-run
+    writes the same keys and removes files an earlier attempt of the same run left behind,
+    so the folder holds exactly this run's files.
     """
     manifest_file = manifest_key(report.folder)
     s3.delete_objects(bucket=report.bucket, keys=[manifest_file])
@@ -197,6 +206,8 @@ def write_report_set(
     copies: list[StagedCopy] = []
     summary_rows = [list(SUMMARY_COLUMNS)]
     entries = []
+    records = []
+    previous = previous or PreviousConsumption()
     for outcome in outcomes:
         usage_file = None
         if outcome.status == "ok" and outcome.usage:
@@ -205,8 +216,19 @@ def write_report_set(
             final = FileRecord(**{**asdict(outcome.usage), "key": final_key})
             copies.append(StagedCopy(outcome.usage.key, final.key, outcome.usage.bytes))
             files.append(final)
-        summary_rows.append(format_row(outcome.summary_record(usage_file), SUMMARY_COLUMNS))
-        entries.append(outcome.manifest_entry(usage_file))
+        record = outcome.summary_record(usage_file)
+        record.setdefault("Source", "listed")
+        record.update(
+            compliance_cells(
+                record, outcome.status == "ok", previous.consumed.get(outcome.arn), threshold
+            )
+        )
+        records.append(record)
+        summary_rows.append(format_row(record, SUMMARY_COLUMNS))
+        entry = outcome.manifest_entry(usage_file)
+        entry.setdefault("source", record["Source"])
+        entry["compliance_status"] = record["ComplianceStatus"]
+        entries.append(entry)
     copy_staged_files(s3, report.bucket, copies)
 
     summary = csv_text(summary_rows).encode("utf-8")
@@ -223,6 +245,7 @@ def write_report_set(
         s3.delete_objects(bucket=report.bucket, keys=leftovers)
 
     manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
         "dag_id": report.dag_id,
         "run_id": report.run_id,
         "run_timestamp": report.run_timestamp,
@@ -230,6 +253,7 @@ def write_report_set(
         "bucket": report.bucket,
         "prefix": report.prefix,
         "folder": report.folder,
+        "previous_folder": previous.folder,
         "files": [asdict(file) for file in files],
         "configurations": entries,
     }
@@ -240,4 +264,4 @@ def write_report_set(
     staged = _list_keys(s3, report.bucket, report.staging)
     if staged:
         s3.delete_objects(bucket=report.bucket, keys=staged)
-    return manifest
+    return manifest, records

@@ -44,6 +44,11 @@ SETTINGS = (
         "license_alert_sns_topic_arn",
         "SNS topic that receives failure alerts; empty sends no alert.",
     ),
+    Setting(
+        "license_alert_utilization_percent",
+        "Utilization (0 to 100) at or above which a configuration is near its limit.",
+        default="90",
+    ),
 )
 
 
@@ -60,6 +65,7 @@ class Settings:
     license_report_prefix: str = ""
     aws_conn_id: str = "aws_default"
     license_alert_sns_topic_arn: str | None = None
+    license_alert_utilization_percent: str = "90"
 
 
 def _is_given(value: Any) -> bool:
@@ -102,10 +108,21 @@ def resolve_settings(params: Mapping[str, Any], variable: Callable[[str], Any]) 
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     topic = str(values["license_alert_sns_topic_arn"] or "").strip() or None
+    threshold = _utilization_threshold(values["license_alert_utilization_percent"])
     return Settings(
         license_config_arns=arns,
         license_report_bucket=bucket,
         license_report_prefix=prefix,
         aws_conn_id=str(values["aws_conn_id"]).strip(),
         license_alert_sns_topic_arn=topic,
+        license_alert_utilization_percent=threshold,
     )
+
+
+def _utilization_threshold(value: Any) -> str:
+    from license_manager.compliance import parse_threshold
+
+    try:
+        return str(parse_threshold(value))
+    except ValueError as error:
+        raise SettingsError(f"license_alert_utilization_percent: {error}") from None

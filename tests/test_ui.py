@@ -1,0 +1,214 @@
+"""The License consumption page under FastAPI's TestClient, mounted by the api-server's app."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support import config_arn
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+PAGE = "/license-consumption"
+#: Every route of the page's app, with a name the page's data lists.
+ROUTES = (
+    f"{PAGE}/",
+    f"{PAGE}/assets/page.js",
+    f"{PAGE}/assets/page.css",
+    f"{PAGE}/api/report",
+    f"{PAGE}/download/license-consumption-summary.csv",
+)
+DOCS = (f"{PAGE}/docs", f"{PAGE}/redoc", f"{PAGE}/openapi.json")
+
+
+@pytest.fixture(scope="module")
+def api(airflow_db):
+    """The api-server's own app (plugins mounted as in production) and a token maker."""
+    import os
+
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi.testclient import TestClient
+
+    os.environ.setdefault(
+        "AIRFLOW__CORE__AUTH_MANAGER",
+        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    )
+    client = TestClient(create_app(), base_url="http://airflow.test")
+
+    def token(role: str | None) -> str:
+        user = SimpleAuthManagerUser(username=f"user-{role}", role=role)
+        return get_auth_manager().generate_jwt(user)
+
+    return client, token
+
+
+@pytest.fixture
+def reports(world, monkeypatch):
+    """Two runs of the DAG: an over-limit RHEL configuration whose consumption grew."""
+    from license_manager.ui.app import cache
+
+    from local_aws.seeding import make_configuration
+
+    def seed(consumed: int) -> str:
+        entry = make_configuration(rhel, name="RHEL - Instance", license_count=20, usage_count=2)
+        entry["ConsumedLicenses"] = consumed
+        world.seed(entry)
+        return rhel
+
+    rhel = config_arn("us-east-1", "222222222222")
+    fine = world.add(name="Windows Server", license_count=100, usage_count=3)
+    seed(22)
+    world.run(datetime(2026, 11, 28, tzinfo=UTC), license_config_arns=[rhel, fine])
+    seed(25)
+    world.run(datetime(2026, 11, 29, tzinfo=UTC), license_config_arns=[rhel, fine])
+    monkeypatch.setenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET", world.bucket)
+    monkeypatch.delenv("AIRFLOW_VAR_LICENSE_REPORT_PREFIX", raising=False)
+    cache.clear()
+    yield {"rhel": rhel, "fine": fine}
+    cache.clear()
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_route_refuses_a_request_without_login(api, route):
+    client, _ = api
+    assert client.get(route).status_code in (401, 403)
+    assert client.get(route, headers={"Authorization": "Bearer not-a-token"}).status_code in (
+        401,
+        403,
+    )
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_user_without_access_to_the_dag_is_refused(api, route):
+    client, token = api
+    response = client.get(route, headers={"Authorization": f"Bearer {token(None)}"})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("route", DOCS)
+def test_generated_docs_and_schema_are_off(api, route):
+    client, token = api
+    assert client.get(route).status_code == 404
+    assert (
+        client.get(route, headers={"Authorization": f"Bearer {token('admin')}"}).status_code == 404
+    )
+
+
+def test_the_page_and_its_assets_with_a_token_and_with_the_ui_session(api):
+    client, token = api
+    bearer = {"Authorization": f"Bearer {token('viewer')}"}
+    page = client.get(f"{PAGE}/", headers=bearer)
+    assert page.status_code == 200
+    assert f'src="{PAGE}/assets/page.js"' in page.text
+    assert "script-src" not in page.headers["content-security-policy"]  # 'self' only
+    assert client.get(f"{PAGE}/assets/page.js", headers=bearer).status_code == 200
+    assert client.get(f"{PAGE}/assets/page.css", headers=bearer).status_code == 200
+    assert client.get(f"{PAGE}/assets/other.js", headers=bearer).status_code == 404
+    # The UI's own session: the api-server's JWT cookie, as a browser sends it.
+    client.cookies.set("_token", token("viewer"))
+    try:
+        assert client.get(f"{PAGE}/").status_code == 200
+    finally:
+        client.cookies.clear()
+
+
+def test_the_page_data_shows_status_change_and_history(api, reports):
+    client, token = api
+    bearer = {"Authorization": f"Bearer {token('viewer')}"}
+    response = client.get(f"{PAGE}/api/report", headers=bearer)
+    assert response.status_code == 200
+    data = response.json()
+    assert data["run_timestamp"] == "20261129T000000Z"
+    assert data["history_timestamps"] == ["20261128T000000Z", "20261129T000000Z"]
+    rows = {row["arn"]: row for row in data["configurations"]}
+    rhel = rows[reports["rhel"]]
+    assert (rhel["name"], rhel["status"], rhel["consumed"], rhel["count"]) == (
+        "RHEL - Instance",
+        "OVER_LIMIT",
+        25,
+        20,
+    )
+    assert (rhel["percent"], rhel["change"], rhel["history"]) == (125.0, 3, [22, 25])
+    assert rows[reports["fine"]]["status"] == "OK"
+    assert data["not_collected"] == []
+    names = {file["name"] for file in data["files"]}
+    assert "license-consumption-summary.csv" in names
+
+
+def test_downloads_go_through_the_page_and_only_for_files_of_the_set(api, reports, world):
+    client, token = api
+    bearer = {"Authorization": f"Bearer {token('viewer')}"}
+    summary = client.get(f"{PAGE}/download/license-consumption-summary.csv", headers=bearer)
+    assert summary.status_code == 200
+    assert summary.headers["content-disposition"].startswith("attachment;")
+    assert summary.content == world.read(world_folder(world) + "license-consumption-summary.csv")
+    assert client.get(f"{PAGE}/download/manifest.json", headers=bearer).status_code == 404
+    assert client.get(f"{PAGE}/download/..%2Fsecret.csv", headers=bearer).status_code == 404
+
+
+def world_folder(world) -> str:
+    return "2026/11/29/20261129T000000Z/"
+
+
+def test_no_other_bucket_and_no_dot_dot_prefix(api, reports):
+    client, token = api
+    bearer = {"Authorization": f"Bearer {token('admin')}"}
+    other = client.get(f"{PAGE}/api/report", params={"bucket": "someone-elses"}, headers=bearer)
+    assert other.status_code == 403
+    dots = client.get(f"{PAGE}/api/report", params={"prefix": "a/../b"}, headers=bearer)
+    assert dots.status_code == 403
+    empty = client.get(f"{PAGE}/api/report", params={"prefix": "nothing-here/"}, headers=bearer)
+    assert empty.status_code == 200 and empty.json()["configurations"] == []
+
+
+def test_repeated_views_do_not_read_s3_again(api, reports, monkeypatch):
+    import botocore.client
+
+    client, token = api
+    bearer = {"Authorization": f"Bearer {token('viewer')}"}
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation_name, api_params):
+        calls.append(operation_name)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    first = client.get(f"{PAGE}/api/report", headers=bearer).content
+    assert calls
+    calls.clear()
+    assert client.get(f"{PAGE}/api/report", headers=bearer).content == first
+    assert calls == []
+
+
+def test_the_plugin_registers_the_page_without_importing_fastapi():
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    probe = (
+        "import sys; from license_manager.plugin import LicenseManagerPlugin as P; "
+        "print(P.fastapi_apps[0]['url_prefix'], P.external_views[0]['href'], "
+        "P.external_views[0]['destination'], 'license_manager.ui.app' in sys.modules)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"))
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [
+        "/license-consumption",
+        "/license-consumption/",
+        "nav",
+        "False",
+    ]
+
+
+def test_the_navigation_lists_the_page(api):
+    client, token = api
+    response = client.get("/api/v2/plugins", headers={"Authorization": f"Bearer {token('admin')}"})
+    (plugin,) = [p for p in response.json()["plugins"] if p["name"] == "license_manager"]
+    assert [view["href"] for view in plugin["external_views"]] == ["/license-consumption/"]
