@@ -233,8 +233,8 @@ def test_the_deployment_names_this_factory_and_the_provider_resolves_it():
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
     from local_airflow.environment import shared_airflow_env
+    from tests.conftest import ROOT
 
     setting = shared_airflow_env()["AIRFLOW__AWS__SESSION_FACTORY"]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"), AIRFLOW__AWS__SESSION_FACTORY=setting)
