@@ -101,6 +101,17 @@ class Component:
         return self.process is not None and self.process.poll() is None
 
 
+@dataclass(frozen=True)
+class ProcessCpu:
+    """CPU-seconds of one living process of a deployment, as the kernel counts them."""
+
+    pid: int
+    component: str
+    title: str
+    own: float  # user + system time of the process itself
+    reaped: float  # user + system time of its ended children that it has waited for
+
+
 class Supervisor:
     """Starts components and one-off commands, and ends all of them.
 
@@ -173,6 +184,35 @@ class Supervisor:
         if component is not None:
             wanted[COMPONENT_MARKER] = component
         return [process for process in _living(psutil.process_iter()) if _carries(process, wanted)]
+
+    def cpu(self) -> list[ProcessCpu]:
+        """Every living process of this run with its CPU-seconds so far.
+
+        When a process waits for an ended child, the kernel adds the child's CPU to the
+        parent's ``reaped``; so ``own + reaped`` summed over the living processes counts every
+        process the run ever had once, provided each ended process's parent waited for it.
+        """
+        found = []
+        for process in psutil.process_iter():
+            try:
+                with process.oneshot():
+                    environ = process.environ()
+                    if environ.get(RUN_MARKER) != self.run_id:
+                        continue
+                    times = process.cpu_times()
+                    title = " ".join(process.cmdline())
+            except (psutil.Error, OSError):
+                continue
+            found.append(
+                ProcessCpu(
+                    process.pid,
+                    environ.get(COMPONENT_MARKER, ""),
+                    title,
+                    own=times.user + times.system,
+                    reaped=times.children_user + times.children_system,
+                )
+            )
+        return found
 
     def kill(self, name: str, timeout: float = 10) -> None:
         """SIGKILL a component and every process it started, as when its host dies."""
