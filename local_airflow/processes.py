@@ -186,32 +186,33 @@ class Supervisor:
         return [process for process in _living(psutil.process_iter()) if _carries(process, wanted)]
 
     def cpu(self) -> list[ProcessCpu]:
-        """Every living process of this run with its CPU-seconds so far.
+        """Every living process of the components with its CPU-seconds so far.
 
-        When a process waits for an ended child, the kernel adds the child's CPU to the
-        parent's ``reaped``; so ``own + reaped`` summed over the living processes counts every
-        process the run ever had once, provided each ended process's parent waited for it.
+        A component's processes are found as its descendants, not by the marker: a process
+        that sets its title (Airflow's executor workers and task processes do) may overwrite
+        the environment the marker is read from. When a process waits for an ended child, the
+        kernel adds the child's CPU to the parent's ``reaped``; so ``own + reaped`` summed over
+        the living processes counts every process a component ever had once, provided each
+        ended process's parent waited for it.
         """
         found = []
-        for process in psutil.process_iter():
-            try:
-                with process.oneshot():
-                    environ = process.environ()
-                    if environ.get(RUN_MARKER) != self.run_id:
-                        continue
-                    times = process.cpu_times()
-                    title = " ".join(process.cmdline())
-            except (psutil.Error, OSError):
+        for name, component in self.components.items():
+            if not component.alive():
                 continue
-            found.append(
-                ProcessCpu(
-                    process.pid,
-                    environ.get(COMPONENT_MARKER, ""),
-                    title,
-                    own=times.user + times.system,
-                    reaped=times.children_user + times.children_system,
-                )
-            )
+            try:
+                root = psutil.Process(component.process.pid)
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for process in tree:
+                try:
+                    with process.oneshot():
+                        times = process.cpu_times()
+                        title = " ".join(process.cmdline()).strip()  # a set title is NUL-padded
+                except psutil.Error:
+                    continue
+                own, reaped = times.user + times.system, times.children_user + times.children_system
+                found.append(ProcessCpu(process.pid, name, title, own, reaped))
         return found
 
     def kill(self, name: str, timeout: float = 10) -> None:

@@ -115,6 +115,6 @@ def test_an_ended_child_s_cpu_is_counted_in_its_parent_s_reaped(supervisors):
     (counted,) = supervisor.cpu()  # the child has ended: only the parent is left
 
     assert (counted.pid, counted.component) == (parent.process.pid, "parent")
-    assert counted.reaped >= 0.3
+    assert counted.reaped >= 0.25  # the kernel counts in clock ticks
     assert counted.own > 0
     assert counted.title.startswith(sys.executable)
