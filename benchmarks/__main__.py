@@ -1,7 +1,7 @@
 """Run the benchmark scenarios against the local AWS and a real Airflow; print a table and
 write ``benchmarks/results/latest.json``.
 
-    .venv/bin/python -m benchmarks            # the full suite (30 minutes or more here)
+    .venv/bin/python -m benchmarks            # the full suite (overhead: 20 runs of 200 tasks)
     .venv/bin/python -m benchmarks --smoke    # tiny sizes: checks that figures are produced
     .venv/bin/python -m benchmarks --only parse_cost api_calls
     .venv/bin/python -m benchmarks --only airflow_overhead --overhead-arns 40 --overhead-rounds 2
