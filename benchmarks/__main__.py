@@ -1,9 +1,10 @@
 """Run the benchmark scenarios against the local AWS and a real Airflow; print a table and
 write ``benchmarks/results/latest.json``.
 
-    .venv/bin/python -m benchmarks            # the full suite (15 to 25 minutes here)
+    .venv/bin/python -m benchmarks            # the full suite (overhead: 20 runs of 200 tasks)
     .venv/bin/python -m benchmarks --smoke    # tiny sizes: checks that figures are produced
     .venv/bin/python -m benchmarks --only parse_cost api_calls
+    .venv/bin/python -m benchmarks --only airflow_overhead --overhead-arns 40 --overhead-rounds 2
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def headline(result: Result) -> str:
         return f"{made} calls, minimum {minimum}, ratio {f['ratio']:.2f}"
     if result.scenario == "airflow_overhead":
         return "; ".join(
-            f"{key.removeprefix('latency_')}: {value['ratio']:.2f}x" for key, value in f.items()
+            f"{key.removeprefix('latency_')}: {value['ratio']:.2f}x ({value['overlap']}), "
+            + cpu_split(value["cpu_seconds"])
+            for key, value in f.items()
         )
     if result.scenario == "big_usage":
         one = f["one_configuration"]
@@ -60,6 +63,14 @@ def headline(result: Result) -> str:
     return ""
 
 
+def cpu_split(cpu: dict) -> str:
+    extra = {group: figures["extra_ms_per_task"] for group, figures in cpu.items()}
+    return (
+        f"{extra['all']:+} CPU ms/task (tasks {extra['task_processes']:+}, "
+        f"other Airflow {extra['other_airflow']:+}, local AWS {extra['local_aws']:+})"
+    )
+
+
 def table(results: list[Result]) -> str:
     rows = [("scenario", "figures", "target", "holds")]
     rows += [(r.scenario, headline(r), r.target, "yes" if r.holds else "NO") for r in results]
@@ -79,7 +90,9 @@ def dags_folder(parent: Path) -> Path:
     return folder
 
 
-def run_stack_scenarios(names: list[str], smoke: bool, workdir: Path) -> list[Result]:
+def run_stack_scenarios(
+    names: list[str], smoke: bool, workdir: Path, knobs: dict[str, dict]
+) -> list[Result]:
     results = []
     with LocalAWS() as servers:
         env = {
@@ -94,8 +107,14 @@ def run_stack_scenarios(names: list[str], smoke: bool, workdir: Path) -> list[Re
                 stack.api.patch(f"/dags/{dag_id}", json={"is_paused": False})
             bench = Bench(servers, stack)
             for name in names:
+                scenario = getattr(scenarios, name)
                 results.append(
-                    run_one(name, lambda name=name: getattr(scenarios, name)(bench, smoke))
+                    run_one(
+                        name,
+                        lambda scenario=scenario, name=name: scenario(
+                            bench, smoke, **knobs.get(name, {})
+                        ),
+                    )
                 )
     return results
 
@@ -117,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; for the test suite")
     parser.add_argument("--only", nargs="+", choices=ALL, default=list(ALL))
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--overhead-arns", type=int, help="airflow_overhead: mapped tasks")
+    parser.add_argument("--overhead-rounds", type=int, help="airflow_overhead: rounds")
     args = parser.parse_args(argv)
+    knobs = {"airflow_overhead": {"arns": args.overhead_arns, "rounds": args.overhead_rounds}}
 
     results = []
     with tempfile.TemporaryDirectory(prefix="license-benchmarks-") as workdir:
@@ -139,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         stack_names = [name for name in args.only if name in STACK_SCENARIOS]
         if stack_names:
-            results += run_stack_scenarios(stack_names, args.smoke, Path(workdir))
+            results += run_stack_scenarios(stack_names, args.smoke, Path(workdir), knobs)
     results.sort(key=lambda r: ALL.index(r.scenario))
 
     print(table(results))

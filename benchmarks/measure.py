@@ -1,13 +1,22 @@
-"""What the benchmarks measure with: task process memory, database size, timing helpers."""
+"""What the benchmarks measure with: task process memory, CPU by process group, database
+size, and the statistics of repeated samples."""
 
 from __future__ import annotations
 
+import resource
 import statistics
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from local_airflow import ProcessCpu
 
 TASK_PROCESS_TITLE = "airflow worker -- "
+#: LocalExecutor's workers: each supervises one task process at a time, forks it and waits for it.
+EXECUTOR_WORKER_TITLE = "airflow worker -- LocalExecutor"
+IDLE_EXECUTOR_WORKER = "<idle>"
 
 
 def _peak_rss_bytes(pid: int) -> int | None:
@@ -79,6 +88,86 @@ def database_bytes(home: Path) -> int:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+# --- CPU by process group ---------------------------------------------------------------------
+
+
+def is_task_process(title: str) -> bool:
+    return title.startswith(TASK_PROCESS_TITLE) and not title.startswith(EXECUTOR_WORKER_TITLE)
+
+
+def airflow_cpu_by_group(processes: Iterable[ProcessCpu]) -> dict[str, float]:
+    """CPU-seconds so far of a deployment's processes, by group.
+
+    ``task_processes``: the task processes, living or ended: an executor worker waits for each
+    one it forks, so an ended task's CPU is in its worker's ``reaped``. ``task_supervisors``:
+    the executor workers' own work (fork, log forwarding, relaying the task's API requests).
+    Every other process counts for its component, its reaped children included.
+    """
+    groups: dict[str, float] = {"task_processes": 0.0, "task_supervisors": 0.0}
+    for process in processes:
+        if is_task_process(process.title):
+            groups["task_processes"] += process.own + process.reaped
+        elif process.title.startswith(EXECUTOR_WORKER_TITLE):
+            groups["task_supervisors"] += process.own
+            groups["task_processes"] += process.reaped
+        else:
+            component = process.component.removeprefix("airflow-")
+            groups[component] = groups.get(component, 0.0) + process.own + process.reaped
+    return groups
+
+
+def tasks_settled(processes: Iterable[ProcessCpu]) -> bool:
+    """No task process left and every executor worker idle: every task's CPU is counted."""
+    return all(
+        not is_task_process(p.title)
+        and (
+            not p.title.startswith(EXECUTOR_WORKER_TITLE) or p.title.endswith(IDLE_EXECUTOR_WORKER)
+        )
+        for p in processes
+    )
+
+
+def other_threads_cpu_seconds() -> float:
+    """CPU-seconds of this process's threads other than the main one, ended ones included.
+
+    In the benchmark process those are the local AWS's servers (the emulator and moto, each a
+    thread per connection), so this is the local AWS's CPU. Call it from the main thread.
+    """
+    assert threading.current_thread() is threading.main_thread()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime - time.thread_time()
+
+
+def difference(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {key: after[key] - before.get(key, 0.0) for key in after}
+
+
+def series(values: list[float], digits: int = 1) -> dict[str, Any]:
+    """Every sample, with its median and spread (max - min)."""
+    return {
+        "samples": [round(v, digits) for v in values],
+        "median": round(median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+        "spread": round(max(values) - min(values), digits),
+    }
+
+
+def overlap_verdict(a: list[float], b: list[float]) -> str:
+    """How far apart two series of samples are, judged by their ranges (min to max).
+
+    ``separate``: the ranges do not overlap; the ratio of the medians is meaningful.
+    ``overlapping``: the ranges overlap, but neither median lies in the other's range; the
+    ratio is indicative. ``within the noise``: a median lies in the other series' range, so a
+    typical sample of one is an ordinary sample of the other: the ratio means nothing.
+    """
+    if max(a) < min(b) or max(b) < min(a):
+        return "separate"
+    if min(b) <= median(a) <= max(b) or min(a) <= median(b) <= max(a):
+        return "within the noise"
+    return "overlapping"
 
 
 def mib(value: float) -> float:

@@ -101,6 +101,17 @@ class Component:
         return self.process is not None and self.process.poll() is None
 
 
+@dataclass(frozen=True)
+class ProcessCpu:
+    """CPU-seconds of one living process of a deployment, as the kernel counts them."""
+
+    pid: int
+    component: str
+    title: str
+    own: float  # user + system time of the process itself
+    reaped: float  # user + system time of its ended children that it has waited for
+
+
 class Supervisor:
     """Starts components and one-off commands, and ends all of them.
 
@@ -173,6 +184,36 @@ class Supervisor:
         if component is not None:
             wanted[COMPONENT_MARKER] = component
         return [process for process in _living(psutil.process_iter()) if _carries(process, wanted)]
+
+    def cpu(self) -> list[ProcessCpu]:
+        """Every living process of the components with its CPU-seconds so far.
+
+        A component's processes are found as its descendants, not by the marker: a process
+        that sets its title (Airflow's executor workers and task processes do) may overwrite
+        the environment the marker is read from. When a process waits for an ended child, the
+        kernel adds the child's CPU to the parent's ``reaped``; so ``own + reaped`` summed over
+        the living processes counts every process a component ever had once, provided each
+        ended process's parent waited for it.
+        """
+        found = []
+        for name, component in self.components.items():
+            if not component.alive():
+                continue
+            try:
+                root = psutil.Process(component.process.pid)
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for process in tree:
+                try:
+                    with process.oneshot():
+                        times = process.cpu_times()
+                        title = " ".join(process.cmdline()).strip()  # a set title is NUL-padded
+                except psutil.Error:
+                    continue
+                own, reaped = times.user + times.system, times.children_user + times.children_system
+                found.append(ProcessCpu(process.pid, name, title, own, reaped))
+        return found
 
     def kill(self, name: str, timeout: float = 10) -> None:
         """SIGKILL a component and every process it started, as when its host dies."""

@@ -28,4 +28,34 @@ def test_every_scenario_produces_its_figures(tmp_path, capsys):
     big = scenarios["big_usage"]["figures"]["one_configuration"]
     assert big["records_written"] == big["records"]
     assert big["peak_rss_mib_by_task"]["fetch_license_configuration"] > 0
+    for comparison in scenarios["airflow_overhead"]["figures"].values():
+        assert_overhead_figures(comparison)
     assert "airflow_overhead" in capsys.readouterr().out
+
+
+def assert_overhead_figures(comparison: dict) -> None:
+    """Interleaved samples with median and spread, the overlap verdict, the CPU split."""
+    rounds = len(comparison["round_ratios"])
+    assert rounds >= 2
+    assert [run["dag_id"] for run in comparison["runs"][:4]] == [
+        "license_tracking",
+        "license_tracking_noop",
+        "license_tracking_noop",
+        "license_tracking",
+    ]
+    for wall in comparison["wall_seconds"].values():
+        assert len(wall["samples"]) == rounds
+        assert wall["min"] <= wall["median"] <= wall["max"]
+        assert wall["spread"] == round(wall["max"] - wall["min"], 1)
+    assert comparison["overlap"] in ("separate", "overlapping", "within the noise")
+    cpu = comparison["cpu_seconds"]
+    assert set(cpu) == {"task_processes", "other_airflow", "local_aws", "all"}
+    assert all(isinstance(group["extra_ms_per_task"], int) for group in cpu.values())
+    # Every run's task processes were counted; only the real DAG asks the local AWS.
+    assert min(cpu["task_processes"]["noop_floor"]["samples"]) > 0
+    assert min(cpu["local_aws"]["license_tracking"]["samples"]) > 0
+    assert cpu["local_aws"]["noop_floor"]["max"] < cpu["local_aws"]["license_tracking"]["min"]
+    for run in comparison["runs"]:
+        others = run["cpu_seconds"]["other_airflow_by_process"]
+        assert {"task_supervisors", "scheduler", "apiserver"} <= set(others)
+        assert others["task_supervisors"] > 0

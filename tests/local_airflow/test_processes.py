@@ -91,3 +91,30 @@ def test_a_killed_component_takes_its_processes_and_no_others(supervisors):
     assert all(gone(pid) for pid in victim)
     assert {p.pid for p in supervisor.marked()} == set(survivor)
     assert {p.pid for p in neighbour.marked()} == set(other)
+
+
+# A component whose child burns 0.3 CPU-seconds, ends and is waited for, as an executor worker
+# waits for each task process.
+REAPING_COMPONENT = """
+import subprocess, sys, time
+burn = "import time\\nwhile time.process_time() < 0.3: pass"
+subprocess.run([sys.executable, "-c", burn], check=True)
+print("reaped", flush=True)
+time.sleep(600)
+"""
+
+
+def test_an_ended_child_s_cpu_is_counted_in_its_parent_s_reaped(supervisors):
+    supervisor = supervisors("deployment")
+    log = supervisor.cwd / "parent.log"
+    parent = supervisor.start(
+        "parent", [sys.executable, "-c", REAPING_COMPONENT], dict(os.environ), log
+    )
+    wait_for(lambda: "reaped" in log.read_text(), "the child to be reaped", 60, 0.05)
+
+    (counted,) = supervisor.cpu()  # the child has ended: only the parent is left
+
+    assert (counted.pid, counted.component) == (parent.process.pid, "parent")
+    assert counted.reaped >= 0.25  # the kernel counts in clock ticks
+    assert counted.own > 0
+    assert counted.title.startswith(sys.executable)
