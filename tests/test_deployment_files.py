@@ -189,7 +189,8 @@ def test_local_aws_profile_serves_what_env_example_points_at(services):
     flags = dict(arg.removeprefix("--").split("=", 1) for arg in entrypoint[4:])
     assert flags["host"] == "0.0.0.0"
     example = read_env_file(ENV_EXAMPLE_FILE)
-    expected = {"LICENSE_MANAGER": f"http://local-aws:{flags['emulator-port']}"}
+    emulator = f"http://local-aws:{flags['emulator-port']}"
+    expected = {"LICENSE_MANAGER": emulator, "STS": emulator}  # STS: the emulator's front
     expected.update({name: f"http://local-aws:{flags['moto-port']}" for name in MOTO_SERVICES})
     assert {
         key.removeprefix("AWS_ENDPOINT_URL_"): value

@@ -33,7 +33,8 @@ def aws_env(local, monkeypatch):
 def test_env_contents(local):
     env = local.env
     assert env["AWS_ENDPOINT_URL_LICENSE_MANAGER"] == local.emulator_url
-    for service in ("S3", "SNS", "SQS", "STS"):
+    assert env["AWS_ENDPOINT_URL_STS"] == local.emulator_url  # forwarded to moto
+    for service in ("S3", "SNS", "SQS"):
         assert env[f"AWS_ENDPOINT_URL_{service}"] == local.moto_url
     assert env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
