@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, TriggerRule, task
 from license_manager.alerts import LicenseAlertNotifier
+from license_manager.discovery import SCOPE_LABEL_KEY
 from license_manager.operators import MAP_INDEX_TEMPLATE, LicenseManagerOperator
 from license_manager.schedule import schedule_from_environment
-from license_manager.settings import SETTINGS
+from license_manager.settings import LIST_SETTINGS, SETTINGS
 
 DOC_MD = """
 # License tracking
@@ -41,15 +42,36 @@ The schedule comes from the environment variable `LICENSE_TRACKING_SCHEDULE` (de
 
 @task
 def resolve_settings(params=None, dag_run=None, logical_date=None, ti=None) -> list[dict]:
-    """Returns one kwargs dict per valid ARN for the mapped fetch; the report plan goes to
-    the XCom key 'report' (a mapped task can only expand over a return value)."""
+    """Returns one record per (account, Region) to discover in, for the mapped discovery; the
+    report plan goes to the XCom key 'report' (a mapped task expands over a return value)."""
     from license_manager import pipeline
 
     run = pipeline.resolve_run(
         params, dag_run.dag_id, dag_run.run_id, logical_date or dag_run.run_after
     )
     ti.xcom_push(key="report", value=run["report"])
-    return run["fetch_requests"]
+    return run["discovery_scopes"]
+
+
+@task(multiple_outputs=False, map_index_template="{{ " + SCOPE_LABEL_KEY + " }}")
+def discover_license_configurations(scope: dict) -> dict:
+    """Every configuration ARN of one account and Region; a failure is recorded, not raised."""
+    from airflow.sdk import get_current_context
+    from license_manager.discovery import discover_scope, scope_label
+
+    get_current_context()[SCOPE_LABEL_KEY] = scope_label(scope)  # type: ignore[literal-required]
+    return discover_scope(scope)
+
+
+@task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)
+def merge_configurations(report: dict, discovered: list[dict] | None, ti=None) -> list[dict]:
+    """Returns one kwargs dict per configuration to fetch (listed, then discovered, each once);
+    the completed report plan goes to the XCom key 'report'."""
+    from license_manager import pipeline
+
+    merged = pipeline.merge_discovered(report, list(discovered or []))
+    ti.xcom_push(key="report", value=merged["report"])
+    return merged["fetch_requests"]
 
 
 @task(multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
@@ -79,7 +101,7 @@ with DAG(
         setting.name: Param(
             None,
             type=["null", "string", "array"]
-            if setting.name == "license_config_arns"
+            if setting.name in LIST_SETTINGS
             else ["null", "string"],
             title=setting.name,
             description=setting.description
@@ -97,9 +119,11 @@ with DAG(
     },
 ) as dag:
     run = resolve_settings()
+    discovered = discover_license_configurations.expand(scope=run)
+    merged = merge_configurations(run["report"], discovered)
     fetched = LicenseManagerOperator.partial(
         task_id="fetch_license_configuration", map_index_template=MAP_INDEX_TEMPLATE
-    ).expand_kwargs(run)
-    report = write_report(run["report"])
+    ).expand_kwargs(merged)
+    report = write_report(merged["report"])
     fetched >> report
     check_collection(report)

@@ -35,6 +35,7 @@ SUMMARY_COLUMNS = (
     "UsageFile",
     "CollectedAt",
     "Error",
+    "Source",
 )
 USAGE_COLUMNS = (
     "LicenseConfigurationArn",

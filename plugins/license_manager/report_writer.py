@@ -184,6 +184,7 @@ def write_report_set(
     report: RunReport,
     outcomes: list[ConfigurationOutcome],
     collected_at: datetime,
+    discovery: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Write usage files, the summary and, last, the manifest; then drop leftovers and staging.
 
@@ -232,6 +233,7 @@ def write_report_set(
         "folder": report.folder,
         "files": [asdict(file) for file in files],
         "configurations": entries,
+        "discovery": list(discovery),
     }
     s3.put_bytes(
         json.dumps(manifest, indent=2).encode(), manifest_file, report.bucket, "application/json"
