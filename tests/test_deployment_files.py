@@ -6,6 +6,7 @@ No Docker is needed: the compose file is read as YAML and compared with the file
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from urllib.parse import urlsplit
@@ -215,7 +216,7 @@ def test_env_example_holds_every_setting_of_the_contract():
         "AWS_DEFAULT_REGION",
     }
     contract |= {f"AIRFLOW_VAR_{setting.name.upper()}" for setting in SETTINGS}
-    assert len(contract) == 9
+    assert len(contract) == 4 + len(SETTINGS)
     assert contract <= set(example)
     parse_schedule(example[SCHEDULE_VARIABLE])
     # Airflow configuration lives in deploy/airflow.env, not in a deployment's settings.
@@ -253,3 +254,9 @@ def test_the_two_requirement_files_pin_the_same_versions():
                 marker = line.split(";", 1)[1].rstrip(" \\") if ";" in line else ""
                 assert pins.setdefault((package, marker), version) == version, package
     assert ("apache-airflow", "") in pins and ("moto", "") in pins
+
+
+def test_shipped_max_map_length_allows_organisation_scale():
+    shipped = read_env_file(AIRFLOW_ENV_FILE)["AIRFLOW__CORE__MAX_MAP_LENGTH"]
+    assert int(shipped) >= 5000
+    assert os.environ["AIRFLOW__CORE__MAX_MAP_LENGTH"] == shipped  # the tests' dag.test Airflow
