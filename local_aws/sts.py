@@ -54,7 +54,7 @@ def _denied(role_arn: str) -> HttpResponse:
 class StsFront:
     """Answers STS requests by forwarding them to ``upstream`` (moto's server)."""
 
-    def __init__(self, accounts: AccessKeyAccounts, denied_roles: set[str]) -> None:
+    def __init__(self, accounts: AccessKeyAccounts, denied_roles: list[str]) -> None:
         self._accounts = accounts
         self._denied_roles = denied_roles
         self.upstream: str | None = None
