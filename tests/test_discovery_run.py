@@ -262,3 +262,14 @@ def test_max_map_length_message_names_the_count_and_the_option():
     with pytest.raises(CollectionFailed, match=r"5 license configurations.*max_map_length \(4\)"):
         merge_discovered(report, [record], map_limit=lambda: 4)
     assert len(merge_discovered(report, [record], map_limit=lambda: 5)["fetch_requests"]) == 5
+
+
+def test_without_discovery_the_discovery_task_is_skipped_and_listed_arns_are_fetched(world):
+    arn = world.add(usage_count=1)
+    dag_run = world.run(license_config_arns=[arn])
+    assert dag_run.state == "success"
+    states = task_states(dag_run)
+    assert states[("discover_license_configurations", -1)] == "skipped"
+    assert states[("merge_configurations", -1)] == "success"
+    assert world.manifest()["discovery"] == []
+    assert [row["Source"] for row in world.summary()] == ["listed"]
