@@ -84,7 +84,7 @@ def test_cli_serve_until_sigterm(tmp_path):
         env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
         url = env["AWS_ENDPOINT_URL_LICENSE_MANAGER"]
         with urllib.request.urlopen(f"{url}/_emulator/health") as response:
-            assert json.loads(response.read())["configurations"] == 10
+            assert json.loads(response.read())["configurations"] == 12
         process.send_signal(signal.SIGTERM)
         stdout, _ = process.communicate(timeout=20)
     assert process.returncode == 0
