@@ -42,7 +42,7 @@ class LicenseManagerEmulator:
         self._faults = FaultInjector()
         self._calls = CallCounter()
         self._api = LicenseManagerApi(self._store, self._settings, self._faults, self._calls)
-        self._sts = StsFront(self._api.assumed_keys, self._settings.denied_roles)
+        self._sts = StsFront(self._api.assumed_keys, self._settings.denied_roles, self._calls)
         self._server = ThreadedHttpServer(self._route, host, port, name="license-manager-emulator")
 
     # ---- control ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ moto serves STS but never refuses an AssumeRole (a role need not exist, no trust
 checked). This front forwards every STS request to moto unchanged, except an AssumeRole of a
 role seeded as denied, which it answers as AWS does (403 AccessDenied). From each AssumeRole
 that moto grants it remembers the new access key's account, so that the License Manager API
-knows the caller of a request signed with those credentials.
+knows the caller of a request signed with those credentials. Its calls are counted with the
+emulator's, as ``sts:<Action>`` (keyed by the role ARN for AssumeRole).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import urllib.request
 from typing import Any
 from xml.sax.saxutils import escape
 
+from local_aws.faults import CallCounter
 from local_aws.http_server import HttpRequest, HttpResponse
 
 _ACCESS_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
@@ -54,15 +56,19 @@ def _denied(role_arn: str) -> HttpResponse:
 class StsFront:
     """Answers STS requests by forwarding them to ``upstream`` (moto's server)."""
 
-    def __init__(self, accounts: AccessKeyAccounts, denied_roles: list[str]) -> None:
+    def __init__(
+        self, accounts: AccessKeyAccounts, denied_roles: list[str], calls: CallCounter
+    ) -> None:
         self._accounts = accounts
         self._denied_roles = denied_roles
+        self._calls = calls
         self.upstream: str | None = None
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         form = urllib.parse.parse_qs(request.body.decode("utf-8", "replace"))
         action = form.get("Action", [""])[0]
         role_arn = form.get("RoleArn", [""])[0]
+        self._calls.record(f"sts:{action or '<none>'}", [role_arn] if role_arn else [])
         if action == "AssumeRole" and role_arn in self._denied_roles:
             return _denied(role_arn)
         if self.upstream is None:

@@ -112,6 +112,11 @@ def test_discovery_in_three_accounts_collects_everything_once_in_contract_order(
     # every page of every listing, each configuration fetched once
     assert world.emulator.call_count("ListLicenseConfigurations") == 3 + 1 + 1 + 2 + 1 + 1 + 1
     assert world.emulator.call_count("GetLicenseConfiguration") == 9
+    # one AssumeRole per task and member account: 2 accounts x 2 Regions of discovery, and the
+    # fetch of each member configuration (3 in A, 2 in B); none for the connection's own account
+    assert world.emulator.call_count("sts:AssumeRole") == 4 + 5
+    role = TEMPLATE.format(partition="aws", account_id=HOME)
+    assert world.emulator.call_count("sts:AssumeRole", role) == 0
     assert _labels(dag_run, "discover_license_configurations") == sorted(
         f"{account} / {region}" for account in (HOME, MEMBER_A, MEMBER_B) for region in REGIONS
     )
