@@ -97,3 +97,40 @@ def test_merge_keeps_listed_first_then_discovered_by_account_region_arn():
     merged = merge_requested(listed, discovered)
     assert [entry["arn"] for entry in merged] == [b_euw1, "bad", a_euw1, *a_use1]
     assert [entry["source"] for entry in merged] == ["listed"] * 2 + ["discovered"] * 3
+
+
+class _Pages:
+    """A hook whose ListLicenseConfigurations pages are given (token: the next page's index)."""
+
+    def __init__(self, pages):
+        self.pages = pages
+
+    def get_configuration_arn_page(self, page_size=None, next_token=None):
+        index = int(next_token or 0)
+        following = str(index + 1) if index + 1 < len(self.pages) else None
+        return self.pages[index], following
+
+
+def test_discover_reads_every_page_and_keeps_the_scopes_own_account():
+    from license_manager.discovery import discover
+    from license_manager.retries import Backoff
+
+    mine = sorted(config_arn("us-east-1", "111111111111") for _ in range(3))
+    other = config_arn("us-east-1", "222222222222")
+    hook = _Pages([[mine[2]], [other, mine[0]], [mine[1]]])
+    scope = {"account_id": "111111111111", "region": "us-east-1"}
+    record = discover(lambda account, region: hook, scope, Backoff(max_attempts=1))
+    assert record == {**scope, "status": "ok", "error": None, "arns": mine}
+
+
+def test_discover_records_a_failure_instead_of_raising():
+    from botocore.exceptions import ClientError
+    from license_manager.discovery import discover
+    from license_manager.retries import Backoff
+
+    def denied(account, region):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
+
+    scope = {"account_id": "111111111111", "region": "eu-west-1"}
+    record = discover(denied, scope, Backoff(max_attempts=1))
+    assert record == {**scope, "status": "failed", "error": "AccessDenied: no", "arns": []}

@@ -221,7 +221,9 @@ def discover(
         ]
     except Exception as error:
         return {**record, "status": "failed", "error": describe_error(error), "arns": []}
-    return {**record, "status": "ok", "error": None, "arns": sorted(arns)}
+    # A listing answers the caller's own account: without a role, that may be another one.
+    own = [arn for arn in arns if arn.split(":")[4] == account]
+    return {**record, "status": "ok", "error": None, "arns": sorted(own)}
 
 
 def merge_requested(
