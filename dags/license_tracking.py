@@ -29,10 +29,18 @@ Region of its ARN, and writes a dated CSV report set to S3:
 `license_config_arns` (required), `license_report_bucket` (required),
 `license_report_prefix`, `aws_conn_id` (`aws_default`), `license_alert_sns_topic_arn`.
 
+**Discovery** (optional): `license_discovery_regions`, `license_discovery_accounts` (default:
+the connection's own account), `license_account_role_arn_template` (a role assumed in every
+other account, with `{account_id}`) and `license_account_role_external_id`.
+
 **Tasks**: `resolve_settings` merges the settings, validates the ARNs and checks the bucket;
+`discover_license_configurations` runs once per account and Region (labelled
+`account / Region`) and lists every configuration there; `merge_configurations` puts the
+listed ARNs first, then the discovered ones, each once;
 `fetch_license_configuration` runs once per ARN, labelled with the configuration's name;
 `write_report` writes the report set, even when some configurations failed;
-`check_collection` fails the run when any ARN failed or was invalid, naming them.
+`check_collection` fails the run when any ARN failed or was invalid, or any discovery
+failed, naming them.
 Failures that survive their retries are sent to `license_alert_sns_topic_arn` when it is set.
 
 The schedule comes from the environment variable `LICENSE_TRACKING_SCHEDULE` (default
