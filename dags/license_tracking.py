@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, TriggerRule, task
 from license_manager.alerts import LicenseAlertNotifier
 from license_manager.assets import LICENSE_CONSUMPTION_REPORT
+from license_manager.discovery import SCOPE_LABEL_KEY
 from license_manager.operators import MAP_INDEX_TEMPLATE, LicenseManagerOperator
 from license_manager.schedule import schedule_from_environment
-from license_manager.settings import SETTINGS
+from license_manager.settings import LIST_SETTINGS, SETTINGS
 
 DOC_MD = """
 # License tracking
@@ -30,12 +31,19 @@ Region of its ARN, and writes a dated CSV report set to S3:
 `license_report_prefix`, `aws_conn_id` (`aws_default`), `license_alert_sns_topic_arn`,
 `license_alert_utilization_percent` (`90`).
 
+**Discovery** (optional): `license_discovery_regions`, `license_discovery_accounts` (default:
+the connection's own account), `license_account_role_arn_template` (a role assumed in every
+other account, with `{account_id}`) and `license_account_role_external_id`.
+
 **Tasks**: `resolve_settings` merges the settings, validates the ARNs and checks the bucket;
+`discover_license_configurations` runs once per account and Region (labelled
+`account / Region`) and lists every configuration there; `merge_configurations` puts the
+listed ARNs first, then the discovered ones, each once;
 `fetch_license_configuration` runs once per ARN, labelled with the configuration's name;
 `write_report` writes the report set, even when some configurations failed;
-`check_collection` fails the run when any ARN failed or was invalid, naming them;
-`compliance_alert` sends one message listing the configurations near, at or over their
-license count (`license_alert_utilization_percent`, default 90) to
+`check_collection` fails the run when any ARN failed or was invalid, or any discovery
+failed, naming them; `compliance_alert` sends one message listing the configurations near,
+at or over their license count (`license_alert_utilization_percent`, default 90) to
 `license_alert_sns_topic_arn`, and never fails the run.
 Failures that survive their retries are sent to `license_alert_sns_topic_arn` when it is set.
 `write_report` updates the asset `license_consumption_report` (its event's `extra` names the
@@ -48,15 +56,36 @@ The schedule comes from the environment variable `LICENSE_TRACKING_SCHEDULE` (de
 
 @task
 def resolve_settings(params=None, dag_run=None, logical_date=None, ti=None) -> list[dict]:
-    """Returns one kwargs dict per valid ARN for the mapped fetch; the report plan goes to
-    the XCom key 'report' (a mapped task can only expand over a return value)."""
+    """Returns one record per (account, Region) to discover in, for the mapped discovery; the
+    report plan goes to the XCom key 'report' (a mapped task expands over a return value)."""
     from license_manager import pipeline
 
     run = pipeline.resolve_run(
         params, dag_run.dag_id, dag_run.run_id, logical_date or dag_run.run_after
     )
     ti.xcom_push(key="report", value=run["report"])
-    return run["fetch_requests"]
+    return run["discovery_scopes"]
+
+
+@task(multiple_outputs=False, map_index_template="{{ " + SCOPE_LABEL_KEY + " }}")
+def discover_license_configurations(scope: dict) -> dict:
+    """Every configuration ARN of one account and Region; a failure is recorded, not raised."""
+    from airflow.sdk import get_current_context
+    from license_manager.discovery import discover_scope, scope_label
+
+    get_current_context()[SCOPE_LABEL_KEY] = scope_label(scope)  # type: ignore[literal-required]
+    return discover_scope(scope)
+
+
+@task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)
+def merge_configurations(report: dict, discovered: list[dict] | None, ti=None) -> list[dict]:
+    """Returns one kwargs dict per configuration to fetch (listed, then discovered, each once);
+    the completed report plan goes to the XCom key 'report'."""
+    from license_manager import pipeline
+
+    merged = pipeline.merge_discovered(report, list(discovered or []))
+    ti.xcom_push(key="report", value=merged["report"])
+    return merged["fetch_requests"]
 
 
 @task(
@@ -99,7 +128,7 @@ with DAG(
         setting.name: Param(
             None,
             type=["null", "string", "array"]
-            if setting.name == "license_config_arns"
+            if setting.name in LIST_SETTINGS
             else ["null", "string"],
             title=setting.name,
             description=setting.description
@@ -117,10 +146,12 @@ with DAG(
     },
 ) as dag:
     run = resolve_settings()
+    discovered = discover_license_configurations.expand(scope=run)
+    merged = merge_configurations(run["report"], discovered)
     fetched = LicenseManagerOperator.partial(
         task_id="fetch_license_configuration", map_index_template=MAP_INDEX_TEMPLATE
-    ).expand_kwargs(run)
-    report = write_report(run["report"])
+    ).expand_kwargs(merged)
+    report = write_report(merged["report"])
     fetched >> report
     check_collection(report)
     compliance_alert(report)

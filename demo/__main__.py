@@ -1,10 +1,12 @@
 """The main job on the embedded local defaults.
 
-Starts the local AWS with the demo data, runs the license_tracking DAG twice through
-Airflow (``airflow dags test``): once for yesterday, when consumption was a little lower, and
-once now, so that the change column compares two report sets. Prints where the report set
-landed and the summary as a table (compliance status and change included), and copies the
-report set to ``.local/demo-reports/`` to open in a spreadsheet.
+Starts the local AWS with the demo data (three accounts, four Regions, accounts isolated as on
+AWS), runs the license_tracking DAG twice through Airflow (``airflow dags test``): once for
+yesterday, when consumption was a little lower, and once now, so that the change column
+compares two report sets. Each run discovers every configuration of every demo account and
+Region with a role per member account. Prints which accounts and Regions were discovered,
+where the report set landed and the summary as a table (compliance status and change
+included), and copies the report set to ``.local/demo-reports/`` to open in a spreadsheet.
 
     .venv/bin/python -m demo
 """
@@ -32,6 +34,8 @@ AIRFLOW_HOME = LOCAL / "airflow"
 DOWNLOADS = LOCAL / "demo-reports"
 BUCKET = "license-reports"
 PREFIX = "reports/"
+#: The role the demo assumes in each member account (the emulator's STS grants it).
+ROLE_TEMPLATE = "arn:{partition}:iam::{account_id}:role/LicenseTrackingReader"
 TABLE_COLUMNS = (
     ("Region", "Region"),
     ("AccountId", "Account"),
@@ -55,17 +59,40 @@ def yesterdays_consumption(entries: list[dict[str, Any]]) -> list[dict[str, Any]
     ]
 
 
+def demo_scopes(arns: list[str]) -> tuple[list[str], list[str]]:
+    """The accounts and Regions of the demo configurations, sorted."""
+    parts = [arn.split(":") for arn in arns]
+    return sorted({p[4] for p in parts}), sorted({p[3] for p in parts})
+
+
 def airflow_env(local_aws: LocalAWS, arns: list[str]) -> dict[str, str]:
     """deploy/airflow.env as the light local deployment runs it (SQLite in AIRFLOW_HOME), the
-    local AWS and the demo's settings; nothing Airflow or AWS from the caller's shell."""
+    local AWS and the demo's settings; nothing Airflow or AWS from the caller's shell.
+
+    No ARN is listed: discovery finds them all, in every demo account and Region."""
+    accounts, regions = demo_scopes(arns)
     return {
         **base_environment(),
         **light_settings(AIRFLOW_HOME),
         **local_aws.env,
-        "AIRFLOW_VAR_LICENSE_CONFIG_ARNS": json.dumps(arns),
+        "AIRFLOW_VAR_LICENSE_DISCOVERY_REGIONS": json.dumps(regions),
+        "AIRFLOW_VAR_LICENSE_DISCOVERY_ACCOUNTS": json.dumps(accounts),
+        "AIRFLOW_VAR_LICENSE_ACCOUNT_ROLE_ARN_TEMPLATE": ROLE_TEMPLATE,
         "AIRFLOW_VAR_LICENSE_REPORT_BUCKET": BUCKET,
         "AIRFLOW_VAR_LICENSE_REPORT_PREFIX": PREFIX,
     }
+
+
+def discovery_lines(manifest: dict) -> list[str]:
+    """One line per discovered account and Region, with what was found there."""
+    lines = []
+    for entry in manifest.get("discovery", []):
+        found = f"{entry['configurations']} configurations"
+        error = f"  {entry['error']}" if entry["error"] else ""
+        lines.append(
+            f"  {entry['account_id']} / {entry['region']:<16} {entry['status']:<7} {found}{error}"
+        )
+    return lines
 
 
 def run_airflow(args: list[str], env: dict[str, str], log: Path) -> None:
@@ -102,7 +129,7 @@ def main() -> None:
     log.write_text("")
     demo = load_seed(DEMO_SEED_PATH)
     arns = [entry["LicenseConfigurationArn"] for entry in demo]
-    with LocalAWS(DEMO_SEED_PATH) as local_aws:
+    with LocalAWS(DEMO_SEED_PATH, isolate_accounts=True) as local_aws:
         s3 = boto3.client(
             "s3",
             endpoint_url=local_aws.moto_url,
@@ -114,7 +141,8 @@ def main() -> None:
         env = airflow_env(local_aws, arns)
         print(
             f"Local AWS up: License Manager emulator {local_aws.emulator_url}, "
-            f"moto {local_aws.moto_url}; {len(arns)} demo configurations."
+            f"moto {local_aws.moto_url}; {len(arns)} demo configurations in "
+            f"{len(demo_scopes(arns)[0])} accounts and {len(demo_scopes(arns)[1])} Regions."
         )
         print(
             f"Preparing Airflow in {AIRFLOW_HOME.relative_to(ROOT)} (log: {log.relative_to(ROOT)})"
@@ -137,6 +165,8 @@ def main() -> None:
         manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read())
         summary = s3.get_object(Bucket=BUCKET, Key=folder + "license-consumption-summary.csv")
         rows = list(csv.DictReader(io.StringIO(summary["Body"].read().decode("utf-8"))))
+        print("\nDiscovered (account / Region, with the role of each member account):")
+        print("\n".join(discovery_lines(manifest)))
         print(f"\nReport set: s3://{BUCKET}/{folder}")
         for file in manifest["files"]:
             name = file["key"].rsplit("/", 1)[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from local_aws import operations
@@ -19,6 +19,7 @@ from local_aws.faults import CallCounter, FaultInjector
 from local_aws.http_server import HttpRequest, HttpResponse
 from local_aws.operations import Context, Operation
 from local_aws.store import Store
+from local_aws.sts import AccessKeyAccounts
 
 TARGET_PREFIX = "AWSLicenseManager."
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -40,6 +41,13 @@ class ApiSettings:
     default_account: str = DEFAULT_ACCOUNT  # the caller's account when its key is not 12 digits
     max_filters: int = 10
     max_filter_values: int = 10
+    #: As AWS: a caller reads only its own account's configurations (AccessDeniedException).
+    isolate_accounts: bool = False
+    #: Role ARNs whose AssumeRole answers AccessDenied (missing roles, roles that do not trust us).
+    denied_roles: list[str] = field(default_factory=list)
+    #: "account/region" -> the error every License Manager call there answers:
+    #: UnrecognizedClientException (Region not enabled) or AccessDeniedException.
+    scope_errors: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,13 +57,40 @@ class ApiSettings:
         for key, value in changes.items():
             if key not in self.as_dict():
                 raise ValueError(f"unknown setting: {key}")
-            if key == "default_account":
-                if not (isinstance(value, str) and value.isdigit() and len(value) == 12):
-                    raise ValueError("default_account must be 12 digits")
-            elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{key} must be a positive integer")
+            _check_setting(key, value)
         for key, value in changes.items():
-            setattr(self, key, value)
+            if key == "denied_roles":  # the STS front holds this list: change it in place
+                self.denied_roles[:] = value
+            else:
+                setattr(self, key, value)
+
+
+SCOPE_ERRORS = {
+    "UnrecognizedClientException": "The security token included in the request is invalid.",
+    "AccessDeniedException": "User is not authorized to perform this License Manager action.",
+}
+
+
+def _check_setting(key: str, value: Any) -> None:
+    if key == "default_account":
+        if not (isinstance(value, str) and value.isdigit() and len(value) == 12):
+            raise ValueError("default_account must be 12 digits")
+    elif key == "isolate_accounts":
+        if not isinstance(value, bool):
+            raise ValueError("isolate_accounts must be true or false")
+    elif key == "denied_roles":
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ValueError("denied_roles must be a list of role ARNs")
+    elif key == "scope_errors":
+        if not isinstance(value, dict) or any(
+            not isinstance(scope, str) or scope.count("/") != 1 or code not in SCOPE_ERRORS
+            for scope, code in value.items()
+        ):
+            raise ValueError(
+                "scope_errors maps 'account/region' to one of " + ", ".join(SCOPE_ERRORS)
+            )
+    elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{key} must be a positive integer")
 
 
 def _call_arns(params: Any) -> list[str]:
@@ -95,6 +130,7 @@ class LicenseManagerApi:
         self._settings = settings
         self._faults = faults
         self._calls = calls
+        self.assumed_keys = AccessKeyAccounts()
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         target = request.headers.get("x-amz-target", "")
@@ -115,14 +151,20 @@ class LicenseManagerApi:
                 raise injected
             if not isinstance(params, dict):
                 raise ApiError("SerializationException", "The request body is not a JSON object.")
-            return _response(200, operation(params, self._context(request)))
+            context = self._context(request)
+            scope_error = self._settings.scope_errors.get(f"{context.account}/{context.region}")
+            if scope_error is not None:
+                raise ApiError(scope_error, SCOPE_ERRORS[scope_error])
+            return _response(200, operation(params, context))
         except ApiError as error:
             return _response(error.status, error.body(), error.code)
 
     def _context(self, request: HttpRequest) -> Context:
         """Who calls, in which Region (from the SigV4 credential scope), with which limits."""
         account, region = caller_from_authorization(
-            request.headers.get("authorization"), self._settings.default_account
+            request.headers.get("authorization"),
+            self._settings.default_account,
+            self.assumed_keys.account_of,
         )
         return Context(
             account,
@@ -131,4 +173,5 @@ class LicenseManagerApi:
             self._settings.page_size_cap,
             self._settings.max_filters,
             self._settings.max_filter_values,
+            self._settings.isolate_accounts,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -14,7 +15,7 @@ _CONFIG_ARN = re.compile(
     r":(?P<account>\d{12}):license-configuration:(?P<id>lic-[0-9a-f]{32})$"
 )
 _ACCOUNT = re.compile(r"^\d{12}$")
-_CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
+_CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/")
 
 
 def partition_for_region(region: str) -> str:
@@ -58,16 +59,29 @@ def make_config_arn(region: str, account: str, name_or_id: str) -> str:
     return f"arn:{partition}:license-manager:{region}:{account}:license-configuration:{config_id}"
 
 
+def signing_service(authorization: str | None) -> str | None:
+    """The service of a SigV4 credential scope (``license-manager``, ``sts``, ...)."""
+    match = _CREDENTIAL_SCOPE.search(authorization or "")
+    return match[3] if match else None
+
+
 def caller_from_authorization(
-    authorization: str | None, default_account: str = DEFAULT_ACCOUNT
+    authorization: str | None,
+    default_account: str = DEFAULT_ACCOUNT,
+    account_of_key: Callable[[str], str | None] = lambda _: None,
 ) -> tuple[str, str]:
     """(account, region) of a SigV4-signed request.
 
-    The account is the access key id when it is 12 digits (moto's convention).
+    The account is ``account_of_key(access key)`` when it knows the key (credentials of an
+    assumed role), else the access key id when it is 12 digits (moto's convention), else
+    ``default_account`` (the home account of the connection's own keys).
     """
     match = _CREDENTIAL_SCOPE.search(authorization or "")
     if not match:
         return default_account, DEFAULT_REGION
-    access_key, region = match.groups()
+    access_key, region = match[1], match[2]
+    known = account_of_key(access_key)
+    if known is not None:
+        return known, region
     account = access_key if _ACCOUNT.match(access_key) else default_account
     return account, region

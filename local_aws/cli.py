@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--emulator-port", type=int, default=0)
     serve.add_argument("--moto-port", type=int, default=0)
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--isolate-accounts",
+        action="store_true",
+        help="a caller reads only its own account's configurations, as on AWS",
+    )
     serve.add_argument("--env-file", type=Path, help="also write the env as KEY=VALUE lines")
     serve.add_argument(
         "--bucket",
@@ -58,7 +63,13 @@ def serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     seed = None if args.seed.lower() == "none" else args.seed
-    with LocalAWS(seed, args.emulator_port, args.moto_port, host=args.host) as local:
+    with LocalAWS(
+        seed,
+        args.emulator_port,
+        args.moto_port,
+        host=args.host,
+        isolate_accounts=args.isolate_accounts,
+    ) as local:
         create_buckets(local, args.bucket)
         env = local.env
         if args.env_file:

@@ -6,15 +6,18 @@ The server answers the License Manager API on POST / (api.py) and the control en
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from local_aws.api import ApiSettings, LicenseManagerApi
+from local_aws.arns import signing_service
 from local_aws.control import CONTROL_PREFIX, handle_control
 from local_aws.faults import CallCounter, FaultInjector
 from local_aws.http_server import HttpRequest, HttpResponse, ThreadedHttpServer
 from local_aws.operations import usage_resume_token
 from local_aws.seeding import SeedSource, load_seed
 from local_aws.store import Store
+from local_aws.sts import StsFront
 
 
 class LicenseManagerEmulator:
@@ -27,15 +30,19 @@ class LicenseManagerEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         page_size_cap: int = 100,
+        isolate_accounts: bool = False,
     ) -> None:
-        self._initial_settings = ApiSettings(page_size_cap=page_size_cap).as_dict()
+        self._initial_settings = ApiSettings(
+            page_size_cap=page_size_cap, isolate_accounts=isolate_accounts
+        ).as_dict()
         self._initial_seed = load_seed(seed) if seed is not None else []
-        self._settings = ApiSettings(**self._initial_settings)
+        self._settings = ApiSettings(**copy.deepcopy(self._initial_settings))
         self._store = Store()
         self._store.load(self._initial_seed, replace=True)
         self._faults = FaultInjector()
         self._calls = CallCounter()
         self._api = LicenseManagerApi(self._store, self._settings, self._faults, self._calls)
+        self._sts = StsFront(self._api.assumed_keys, self._settings.denied_roles, self._calls)
         self._server = ThreadedHttpServer(self._route, host, port, name="license-manager-emulator")
 
     # ---- control ------------------------------------------------------------------------------
@@ -64,7 +71,7 @@ class LicenseManagerEmulator:
         if data:
             self._store.load(self._initial_seed, replace=True)
         if settings:
-            self._settings.update(self._initial_settings)
+            self._settings.update(copy.deepcopy(self._initial_settings))
 
     def faults(self) -> dict[str, Any]:
         """The installed fault spec, with each fail-then-succeed rule's remaining failures."""
@@ -92,7 +99,8 @@ class LicenseManagerEmulator:
         return self._settings.as_dict()
 
     def update_settings(self, **changes: Any) -> None:
-        """Change limits or the default account (see api.ApiSettings); ValueError when invalid."""
+        """Change limits, the home account, account isolation, denied roles or failing scopes
+        (see api.ApiSettings); ValueError when invalid."""
         self._settings.update(changes)
 
     def usage_token(
@@ -101,11 +109,22 @@ class LicenseManagerEmulator:
         """A valid NextToken that resumes ListUsageForLicenseConfiguration at `position`."""
         return usage_resume_token(arn, position, filters)
 
+    @property
+    def sts_upstream(self) -> str | None:
+        """moto's URL: STS requests signed for ``sts`` are forwarded there (local_aws.sts)."""
+        return self._sts.upstream
+
+    @sts_upstream.setter
+    def sts_upstream(self, url: str | None) -> None:
+        self._sts.upstream = url
+
     # ---- HTTP server --------------------------------------------------------------------------
 
     def _route(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(CONTROL_PREFIX):
             return handle_control(self, request)
+        if signing_service(request.headers.get("authorization")) == "sts":
+            return self._sts.handle(request)
         if request.method == "POST" and request.path == "/":
             return self._api.handle(request)
         return HttpResponse.json(404, {"error": f"no route {request.method} {request.path}"})

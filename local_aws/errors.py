@@ -10,7 +10,12 @@ from botocore.session import get_session
 SERVICE_NAME = "license-manager"
 
 # Errors the emulator can answer with that the service model does not declare.
-_PROTOCOL_ERRORS = {"UnknownOperationException": 400, "SerializationException": 400}
+_PROTOCOL_ERRORS = {
+    "UnknownOperationException": 400,
+    "SerializationException": 400,
+    # What AWS answers in a Region that is not enabled for the caller's account.
+    "UnrecognizedClientException": 400,
+}
 
 
 @cache

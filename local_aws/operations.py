@@ -35,6 +35,10 @@ class Context:
     page_size_cap: int
     max_filters: int
     max_filter_values: int
+    isolate_accounts: bool = False
+
+    def may_read(self, account: str) -> bool:
+        return not self.isolate_accounts or account == self.account
 
 
 Operation = Callable[[dict[str, Any], Context], dict[str, Any]]
@@ -87,6 +91,11 @@ def _config(params: dict[str, Any], ctx: Context) -> StoredConfiguration:
     if parse_config_arn(arn) is None:
         raise _invalid(f"Invalid ARN: {arn}")
     config = ctx.store.get(arn, ctx.region)
+    if config is not None and not ctx.may_read(config.arn.account):
+        raise ApiError(
+            "AccessDeniedException",
+            f"Account {ctx.account} is not authorized to read license configuration {arn}.",
+        )
     if config is None:
         raise _invalid(f"License configuration not found: {arn}")
     return config
@@ -164,7 +173,7 @@ def list_license_configurations(params: dict[str, Any], ctx: Context) -> dict[st
         if not isinstance(arns, list) or any(parse_config_arn(a) is None for a in arns):
             raise _invalid("LicenseConfigurationArns must be a list of configuration ARNs.")
         found = (ctx.store.get(arn, ctx.region) for arn in dict.fromkeys(arns))
-        configs = [config for config in found if config is not None]
+        configs = [c for c in found if c is not None and ctx.may_read(c.arn.account)]
     selected = [c for c in configs if all(_config_matches(c.members, n, v) for n, v in filters)]
     print_ = fingerprint(
         "configs", ctx.account, ctx.region, arns, sorted((n, sorted(v)) for n, v in filters)

@@ -11,13 +11,16 @@ from local_aws.moto_server import MotoServer
 DUMMY_ACCESS_KEY = "testing"
 DUMMY_SECRET_KEY = "testing"
 DEFAULT_REGION = "us-east-1"
-MOTO_SERVICES = ("S3", "SNS", "SQS", "STS")
+MOTO_SERVICES = ("S3", "SNS", "SQS")
 
 
 class LocalAWS:
     """Start both servers on `host` (free ports when 0); stop both on exit.
 
     `env` holds what a client process needs (endpoint overrides and dummy credentials).
+    STS goes through the emulator, which forwards it to moto (see local_aws.sts): AssumeRole
+    can be denied there, and the License Manager API knows the account of assumed credentials.
+    With `isolate_accounts`, a caller reads only its own account's configurations, as on AWS.
     """
 
     def __init__(
@@ -28,9 +31,14 @@ class LocalAWS:
         *,
         host: str = "127.0.0.1",
         page_size_cap: int = 100,
+        isolate_accounts: bool = False,
     ) -> None:
         self.emulator = LicenseManagerEmulator(
-            seed_path, host=host, port=emulator_port, page_size_cap=page_size_cap
+            seed_path,
+            host=host,
+            port=emulator_port,
+            page_size_cap=page_size_cap,
+            isolate_accounts=isolate_accounts,
         )
         self.moto = MotoServer(host, moto_port)
         self._started = False
@@ -43,6 +51,7 @@ class LocalAWS:
             except BaseException:
                 self.emulator.stop()
                 raise
+            self.emulator.sts_upstream = self.moto_url
             self._started = True
         return self
 
@@ -70,7 +79,10 @@ class LocalAWS:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {"AWS_ENDPOINT_URL_LICENSE_MANAGER": self.emulator_url}
+        env = {
+            "AWS_ENDPOINT_URL_LICENSE_MANAGER": self.emulator_url,
+            "AWS_ENDPOINT_URL_STS": self.emulator_url,
+        }
         env.update({f"AWS_ENDPOINT_URL_{service}": self.moto_url for service in MOTO_SERVICES})
         env.update(
             AWS_ACCESS_KEY_ID=DUMMY_ACCESS_KEY,

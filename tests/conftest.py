@@ -23,6 +23,8 @@ os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
     AWS_SECRET_ACCESS_KEY="testing",
     AWS_DEFAULT_REGION="us-east-1",
+    # as deploy/airflow.env ships it (tests/test_deployment_files.py checks they agree)
+    AIRFLOW__CORE__MAX_MAP_LENGTH="5000",
 )
 for variable in list(os.environ):
     if variable.startswith(

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 
 import boto3
 import botocore.client
 import pytest
 
+from local_aws.arns import DEFAULT_ACCOUNT
 from tests.conftest import ROOT
+from tests.support import config_arn
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 POLICY_FILE = ROOT / "iam" / "license-tracking-policy.json"
+MEMBER_ROLE_FILE = ROOT / "iam" / "license-tracking-member-role.yaml"
 
 # The IAM actions that authorise each API operation the code may call.
 IAM_ACTIONS = {
@@ -21,6 +25,9 @@ IAM_ACTIONS = {
     ("license-manager", "ListUsageForLicenseConfiguration"): {
         "license-manager:ListUsageForLicenseConfiguration"
     },
+    ("license-manager", "ListLicenseConfigurations"): {"license-manager:ListLicenseConfigurations"},
+    ("sts", "AssumeRole"): {"sts:AssumeRole"},
+    ("sts", "GetCallerIdentity"): set(),  # needs no permission
     ("s3", "PutObject"): {"s3:PutObject"},
     ("s3", "GetObject"): {"s3:GetObject"},
     ("s3", "HeadObject"): {"s3:GetObject"},
@@ -85,15 +92,54 @@ def test_no_topic_no_alert_and_success_sends_nothing(world, alert_queue):
 
 @pytest.fixture
 def recorded_calls(monkeypatch):
-    calls: set[tuple[str, str]] = set()
+    """(service, operation) of every call, by principal: the connection's keys ("airflow") or
+    a member account's assumed role ("member")."""
+    calls: dict[str, set[tuple[str, str]]] = {"airflow": set(), "member": set()}
     original = botocore.client.BaseClient._make_api_call
 
     def record(client, operation_name, api_params):
-        calls.add((client.meta.service_model.signing_name, operation_name))
+        own = client._get_credentials().access_key == os.environ["AWS_ACCESS_KEY_ID"]
+        principal = "airflow" if own else "member"
+        calls[principal].add((client.meta.service_model.signing_name, operation_name))
         return original(client, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
     return calls
+
+
+def _granted(statements: list[dict]) -> set[str]:
+    granted = set()
+    for statement in statements:
+        actions = statement["Action"]
+        granted.update([actions] if isinstance(actions, str) else actions)
+    return granted
+
+
+def _member_role_statements() -> list[dict]:
+    """The reader role's policy statements in the CloudFormation template (tags kept as data)."""
+    import yaml
+
+    class TemplateLoader(yaml.SafeLoader):
+        pass
+
+    def tag(loader, suffix, node):
+        if isinstance(node, yaml.SequenceNode):
+            return {suffix: loader.construct_sequence(node, deep=True)}
+        if isinstance(node, yaml.MappingNode):
+            return {suffix: loader.construct_mapping(node, deep=True)}
+        return {suffix: loader.construct_scalar(node)}
+
+    TemplateLoader.add_multi_constructor("!", tag)
+    template = yaml.load(MEMBER_ROLE_FILE.read_text(), Loader=TemplateLoader)  # noqa: S506
+    role = template["Resources"]["LicenseTrackingReaderRole"]["Properties"]
+    (policy,) = role["Policies"]
+    return policy["PolicyDocument"]["Statement"]
+
+
+def _needed(calls: set[tuple[str, str]]) -> set[str]:
+    unknown = calls - IAM_ACTIONS.keys()
+    assert not unknown, f"map these operations to IAM actions and the policies: {unknown}"
+    return set().union(*(IAM_ACTIONS[call] for call in calls))
 
 
 def test_every_aws_action_the_code_performs_is_in_the_iam_policy(
@@ -106,19 +152,27 @@ def test_every_aws_action_the_code_performs_is_in_the_iam_policy(
     when = datetime(2026, 1, 2, tzinfo=UTC)
     world.run(when, license_config_arns=[large, small, denied])  # denied succeeds here
     world.emulator.set_faults({"permanent_errors": {denied: "AccessDeniedException"}})
-    recorded_calls.clear()
+    for calls in recorded_calls.values():
+        calls.clear()
 
     world.run(when, license_config_arns=[large, small, denied], license_alert_sns_topic_arn=topic)
     world.run(when, license_config_arns=[large, small, denied], license_alert_sns_topic_arn=topic)
+    # Discovery in the connection's own account and, through the reader role, in a member's.
+    world.emulator.update_settings(isolate_accounts=True)
+    world.add(config_arn("us-east-1", DEFAULT_ACCOUNT), usage_count=1)
+    world.add(config_arn("us-east-1", "444444444444"), usage_count=1)
+    discovery = world.run(
+        license_config_arns="",  # dag.test keeps the last run's params on the DAG
+        license_discovery_regions="us-east-1",
+        license_discovery_accounts=[DEFAULT_ACCOUNT, "444444444444"],
+        license_account_role_arn_template="arn:aws:iam::{account_id}:role/LicenseTrackingReader",
+        license_report_prefix="discovery/",
+    )
+    assert discovery.state == "success"
 
-    unknown = recorded_calls - IAM_ACTIONS.keys()
-    assert not unknown, f"map these operations to IAM actions and the policy: {unknown}"
-    needed = set().union(*(IAM_ACTIONS[call] for call in recorded_calls))
+    needed = _needed(recorded_calls["airflow"])
     policy = json.loads(POLICY_FILE.read_text())
-    granted = set()
-    for statement in policy["Statement"]:
-        actions = statement["Action"]
-        granted.update([actions] if isinstance(actions, str) else actions)
+    granted = _granted(policy["Statement"])
     assert needed <= granted, f"missing from {POLICY_FILE.name}: {needed - granted}"
     # The run really exercised the paths that need these actions.
     assert {
@@ -126,6 +180,33 @@ def test_every_aws_action_the_code_performs_is_in_the_iam_policy(
         ("s3", "UploadPart"),
         ("sns", "Publish"),
         ("s3", "DeleteObjects"),
-    } <= recorded_calls
+        ("sts", "AssumeRole"),
+        ("license-manager", "ListLicenseConfigurations"),
+    } <= recorded_calls["airflow"]
     # Least privilege: nothing granted that the code never needs.
     assert granted - needed <= {"s3:AbortMultipartUpload"}
+
+    # The member account's reader role: exactly what discovery and fetch do there.
+    member_needed = _needed(recorded_calls["member"])
+    member_granted = _granted(_member_role_statements())
+    assert (
+        member_needed
+        == member_granted
+        == {
+            "license-manager:ListLicenseConfigurations",
+            "license-manager:GetLicenseConfiguration",
+            "license-manager:ListUsageForLicenseConfiguration",
+        }
+    )
+
+
+def test_member_role_trusts_only_the_airflow_principal_with_the_external_id():
+    import yaml
+
+    text = MEMBER_ROLE_FILE.read_text()
+    assert "sts:ExternalId: !Ref ExternalId" in text
+    assert "AWS: !Ref AirflowPrincipalArn" in text
+    statements = json.loads(POLICY_FILE.read_text())["Statement"]
+    (assume,) = [s for s in statements if s["Action"] == "sts:AssumeRole"]
+    role_name = yaml.safe_load(text.split("Conditions:")[0])["Parameters"]["RoleName"]["Default"]
+    assert assume["Resource"] == f"arn:*:iam::*:role/{role_name}"

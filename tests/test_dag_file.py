@@ -58,6 +58,8 @@ def test_pipeline_shape_and_labels(monkeypatch):
     dag = parse_dag_file(monkeypatch, None).dags["license_tracking"]
     assert set(dag.task_dict) == {
         "resolve_settings",
+        "discover_license_configurations",
+        "merge_configurations",
         "fetch_license_configuration",
         "write_report",
         "check_collection",
@@ -74,7 +76,14 @@ def test_pipeline_shape_and_labels(monkeypatch):
         "aws_conn_id",
         "license_alert_sns_topic_arn",
         "license_alert_utilization_percent",
+        "license_discovery_regions",
+        "license_discovery_accounts",
+        "license_account_role_arn_template",
+        "license_account_role_external_id",
     }
+    discover = dag.task_dict["discover_license_configurations"]
+    assert "discovery_scope_label" in discover.map_index_template
+    assert discover.downstream_task_ids == {"merge_configurations"}
     assert all(dag.params[name] is None for name in dag.params)
     assert "license_config_arns" in dag.doc_md
     write = dag.task_dict["write_report"]
@@ -127,5 +136,5 @@ def test_dag_file_parses_without_network_variables_or_database(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "parsed license_tracking 5" in result.stdout
+    assert "parsed license_tracking 7" in result.stdout
     assert not (tmp_path / "missing").exists()

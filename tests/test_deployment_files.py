@@ -6,6 +6,7 @@ No Docker is needed: the compose file is read as YAML and compared with the file
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from urllib.parse import urlsplit
@@ -189,7 +190,8 @@ def test_local_aws_profile_serves_what_env_example_points_at(services):
     flags = dict(arg.removeprefix("--").split("=", 1) for arg in entrypoint[4:])
     assert flags["host"] == "0.0.0.0"
     example = read_env_file(ENV_EXAMPLE_FILE)
-    expected = {"LICENSE_MANAGER": f"http://local-aws:{flags['emulator-port']}"}
+    emulator = f"http://local-aws:{flags['emulator-port']}"
+    expected = {"LICENSE_MANAGER": emulator, "STS": emulator}  # STS: the emulator's front
     expected.update({name: f"http://local-aws:{flags['moto-port']}" for name in MOTO_SERVICES})
     assert {
         key.removeprefix("AWS_ENDPOINT_URL_"): value
@@ -214,7 +216,7 @@ def test_env_example_holds_every_setting_of_the_contract():
         "AWS_DEFAULT_REGION",
     }
     contract |= {f"AIRFLOW_VAR_{setting.name.upper()}" for setting in SETTINGS}
-    assert len(contract) == 10
+    assert len(contract) == 4 + len(SETTINGS)
     assert contract <= set(example)
     parse_schedule(example[SCHEDULE_VARIABLE])
     # Airflow configuration lives in deploy/airflow.env, not in a deployment's settings.
@@ -252,3 +254,9 @@ def test_the_two_requirement_files_pin_the_same_versions():
                 marker = line.split(";", 1)[1].rstrip(" \\") if ";" in line else ""
                 assert pins.setdefault((package, marker), version) == version, package
     assert ("apache-airflow", "") in pins and ("moto", "") in pins
+
+
+def test_shipped_max_map_length_allows_organisation_scale():
+    shipped = read_env_file(AIRFLOW_ENV_FILE)["AIRFLOW__CORE__MAX_MAP_LENGTH"]
+    assert int(shipped) >= 5000
+    assert os.environ["AIRFLOW__CORE__MAX_MAP_LENGTH"] == shipped  # the tests' dag.test Airflow

@@ -1,5 +1,6 @@
-"""The platform floor: license_tracking's shape (resolve, one mapped task per ARN, write,
-check) with tasks that do nothing. Benchmarks compare the real DAG's wall time with this one's.
+"""The platform floor: license_tracking's shape (resolve, one mapped discovery task per account
+and Region, merge, one mapped task per ARN, write, check) with tasks that do nothing.
+Benchmarks compare the real DAG's wall time with this one's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ class NoopFetchOperator(BaseOperator):
 
 @task
 def resolve_settings(dag_run=None) -> list[dict]:
+    return dag_run.conf.get("discovery_scopes", [])
+
+
+@task(multiple_outputs=False)
+def discover_license_configurations(scope: dict) -> dict:
+    return {**scope, "arns": []}
+
+
+@task(multiple_outputs=False, trigger_rule=TriggerRule.NONE_FAILED)
+def merge_configurations(discovered, dag_run=None) -> list[dict]:
     return [{"license_configuration_arn": arn} for arn in dag_run.conf["license_config_arns"]]
 
 
@@ -45,7 +56,9 @@ with DAG(
     fetched = NoopFetchOperator.partial(
         task_id="fetch_license_configuration",
         map_index_template="{{ task.license_configuration_arn }}",
-    ).expand_kwargs(resolve_settings())
+    ).expand_kwargs(
+        merge_configurations(discover_license_configurations.expand(scope=resolve_settings()))
+    )
     report = write_report()
     fetched >> report
     check_collection(report)

@@ -63,8 +63,10 @@ def parse_license_configuration_arn(text: str) -> LicenseConfigurationArn:
     )
 
 
-def split_arn_list(value: str | list | None) -> list[str]:
+def split_arn_list(value: str | list | None, setting: str = "license_config_arns") -> list[str]:
     """ARN strings from a JSON list, or from text separated by commas, spaces or newlines.
+
+    Other list settings (Regions, account IDs) take the same forms; errors name ``setting``.
 
     Surrounding white space is dropped and duplicates collapse, the first occurrence winning.
     """
@@ -76,10 +78,10 @@ def split_arn_list(value: str | list | None) -> list[str]:
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as error:
-                raise ValueError(f"license_config_arns is not a valid JSON list: {error}") from None
+                raise ValueError(f"{setting} is not a valid JSON list: {error}") from None
         else:
             value = _SEPARATORS.split(text)
     if not isinstance(value, list):
-        raise ValueError("license_config_arns must be a list or a string of ARNs")
+        raise ValueError(f"{setting} must be a list or a string separated by commas or spaces")
     items = [str(item).strip() for item in value if item is not None]
     return list(dict.fromkeys(item for item in items if item))

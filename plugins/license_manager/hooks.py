@@ -9,7 +9,7 @@ of ``license_manager.provider_compat``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -165,10 +165,31 @@ class LicenseManagerHook(TaskFriendlyAwsHookMixin, AwsBaseHook):
     """
 
     USAGE_PAGE_SIZE = 100
+    CONFIGURATION_PAGE_SIZE = 100
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, credentials: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        """``credentials``: an assumed role's (STS ``Credentials``) instead of the connection's.
+
+        The connection still gives everything else: endpoint, botocore config, proxies.
+        """
         kwargs["client_type"] = "license-manager"
         super().__init__(*args, **kwargs)
+        self._credentials = credentials
+
+    def get_session(self, region_name: str | None = None, deferrable: bool = False) -> Any:
+        if self._credentials is None:
+            return super().get_session(region_name, deferrable)
+        from license_manager.sessions import new_botocore_session
+
+        return boto3.session.Session(
+            botocore_session=new_botocore_session(),
+            aws_access_key_id=self._credentials["AccessKeyId"],
+            aws_secret_access_key=self._credentials["SecretAccessKey"],
+            aws_session_token=self._credentials["SessionToken"],
+            region_name=region_name or self.region_name,
+        )
 
     def get_client_type(
         self,
@@ -198,3 +219,21 @@ class LicenseManagerHook(TaskFriendlyAwsHookMixin, AwsBaseHook):
             LicenseConfigurationArn=arn, MaxResults=page_size or self.USAGE_PAGE_SIZE, **token
         )
         return response.get("LicenseConfigurationUsageList", []), response.get("NextToken")
+
+    def get_configuration_arn_page(
+        self, page_size: int | None = None, next_token: str | None = None
+    ) -> tuple[list[str], str | None]:
+        """One page of this Region's configuration ARNs (ListLicenseConfigurations, through
+        botocore's paginator) and the paginator's token of the next page, None after the last."""
+        from botocore.paginate import TokenEncoder
+
+        pages = self.conn.get_paginator("list_license_configurations").paginate(
+            PaginationConfig={
+                "PageSize": page_size or self.CONFIGURATION_PAGE_SIZE,
+                "StartingToken": next_token,
+            }
+        )
+        page = next(iter(pages))
+        arns = [c["LicenseConfigurationArn"] for c in page.get("LicenseConfigurations", [])]
+        following = page.get("NextToken")
+        return arns, TokenEncoder().encode({"NextToken": following}) if following else None

@@ -37,6 +37,12 @@ class LicenseManagerOperator(BaseOperator):
     :param retry_base_delay: first back-off delay in seconds, doubled per attempt.
     :param retry_max_delay: cap of one back-off delay in seconds.
     :param usage_page_size: MaxResults asked of ListUsageForLicenseConfiguration.
+    :param role_arn_template: role to assume for an account other than ``home_account_id``,
+        with ``{account_id}`` and ``{partition}`` placeholders (templated); None: the
+        connection's credentials for every account. Assumed inside the task, never stored.
+    :param role_external_id: ExternalId of the AssumeRole call (templated).
+    :param role_session_name: RoleSessionName of the AssumeRole call (templated).
+    :param home_account_id: the connection's own account (templated).
     """
 
     template_fields: Sequence[str] = (
@@ -44,6 +50,10 @@ class LicenseManagerOperator(BaseOperator):
         "report_bucket",
         "staging_folder",
         "aws_conn_id",
+        "role_arn_template",
+        "role_external_id",
+        "role_session_name",
+        "home_account_id",
     )
     ui_color = "#ffe8cc"
 
@@ -58,6 +68,10 @@ class LicenseManagerOperator(BaseOperator):
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 20.0,
         usage_page_size: int | None = None,
+        role_arn_template: str | None = None,
+        role_external_id: str | None = None,
+        role_session_name: str | None = None,
+        home_account_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -69,6 +83,10 @@ class LicenseManagerOperator(BaseOperator):
         self.retry_base_delay = retry_base_delay
         self.retry_max_delay = retry_max_delay
         self.usage_page_size = usage_page_size
+        self.role_arn_template = role_arn_template
+        self.role_external_id = role_external_id
+        self.role_session_name = role_session_name
+        self.home_account_id = home_account_id
 
     @cached_property
     def backoff(self) -> Backoff:
@@ -77,10 +95,20 @@ class LicenseManagerOperator(BaseOperator):
 
         return Backoff(self.retry_max_attempts, self.retry_base_delay, self.retry_max_delay)
 
-    def license_manager_hook(self, region: str) -> LicenseManagerHook:
-        from license_manager.hooks import LicenseManagerHook
+    def license_manager_hook(
+        self, region: str, account_id: str | None = None, partition: str | None = None
+    ) -> LicenseManagerHook:
+        """A hook on ``region``; with a role template, as ``account_id``'s role (one AssumeRole)."""
+        from license_manager.discovery import AccountAccess
 
-        return LicenseManagerHook(aws_conn_id=self.aws_conn_id, region_name=region)
+        access = AccountAccess(
+            self.aws_conn_id,
+            self.home_account_id,
+            self.role_arn_template,
+            self.role_external_id,
+            self.role_session_name or "license-tracking",
+        )
+        return access.license_manager_hook(account_id or "", region, partition)
 
     @cached_property
     def s3_hook(self) -> ReportBucketHook:
@@ -110,8 +138,8 @@ class LicenseManagerOperator(BaseOperator):
             account_id=arn.account_id,
             configuration_id=arn.configuration_id,
         )
-        hook = self.license_manager_hook(arn.region)
         try:
+            hook = self.license_manager_hook(arn.region, arn.account_id, arn.partition)
             outcome.configuration = self.backoff.call(
                 partial(hook.get_license_configuration, arn.arn),
                 f"GetLicenseConfiguration {arn.arn}",
@@ -131,7 +159,7 @@ class LicenseManagerOperator(BaseOperator):
             )
             outcome.status = "ok"
         except Exception as error:
-            outcome.error = _describe(error)
+            outcome.error = describe_error(error)
             outcome.collected_at = iso_utc(datetime.now(UTC))
             stage_outcome(self.s3_hook, self.report_bucket, self.staging_folder, outcome)
             if is_retryable(error):
@@ -160,10 +188,13 @@ class LicenseManagerOperator(BaseOperator):
         report_bucket: str,
         staging_folder: str,
         aws_conn_id: str | None,
+        **account_access: Any,
     ) -> list[dict[str, Any]]:
         """One kwargs dict per ARN, for ``partial(...).expand_kwargs()`` over a task's result.
 
         Built in the operator's class so that the mapped instances' arguments follow ``__init__``.
+        ``account_access``: the role arguments (``AccountAccess.kwargs()``), when a role
+        template is set.
         """
         return [
             {
@@ -171,12 +202,13 @@ class LicenseManagerOperator(BaseOperator):
                 "report_bucket": report_bucket,
                 "staging_folder": staging_folder,
                 "aws_conn_id": aws_conn_id,
+                **account_access,
             }
             for arn in license_configuration_arns
         ]
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
     from botocore.exceptions import ClientError
 
     if isinstance(error, ClientError):

@@ -38,6 +38,7 @@ class ConfigurationOutcome:
     configuration: dict[str, Any] = field(default_factory=dict)
     usage: FileRecord | None = None
     collected_at: str | None = None
+    source: str = "listed"  # or "discovered"
 
     def to_json(self) -> str:
         return to_json(asdict(self))
@@ -64,6 +65,7 @@ class ConfigurationOutcome:
             "UsageFile": usage_file,
             "CollectedAt": self.collected_at,
             "Error": self.error,
+            "Source": self.source,
         }
 
     def manifest_entry(self, usage_file: str | None) -> dict[str, Any]:
@@ -77,4 +79,5 @@ class ConfigurationOutcome:
             "usage_records": self.usage.rows if self.usage else None,
             "consumed_licenses": self.configuration.get("ConsumedLicenses"),
             "license_count": self.configuration.get("LicenseCount"),
+            "source": self.source,
         }

@@ -15,8 +15,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from license_manager.arns import InvalidLicenseConfigurationArn, parse_license_configuration_arn
+from license_manager.discovery import (
+    AccountAccess,
+    discovery_entries,
+    discovery_scopes,
+    merge_requested,
+    role_session_name,
+)
 from license_manager.operators import LicenseManagerOperator
-from license_manager.outcomes import ConfigurationOutcome
+from license_manager.outcomes import NOT_RECORDED, ConfigurationOutcome
 from license_manager.report_layout import (
     run_folder,
     run_settings_key,
@@ -26,7 +33,7 @@ from license_manager.report_layout import (
 from license_manager.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from license_manager.hooks import ReportBucketHook
 
@@ -88,6 +95,38 @@ def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_i
         ) from error
 
 
+def _caller_account(aws_conn_id: str) -> str:
+    """The connection's own account (STS GetCallerIdentity)."""
+    from airflow.providers.amazon.aws.hooks.sts import StsHook
+
+    return StsHook(aws_conn_id=aws_conn_id).get_account_number()
+
+
+def _account_access(
+    settings: Settings, dag_id: str, run_id: str, caller_account: Callable[[str], str]
+) -> AccountAccess:
+    needs_home = settings.license_account_role_arn_template or (
+        settings.license_discovery_regions and not settings.license_discovery_accounts
+    )
+    return AccountAccess(
+        settings.aws_conn_id,
+        caller_account(settings.aws_conn_id) if needs_home else None,
+        settings.license_account_role_arn_template,
+        settings.license_account_role_external_id,
+        role_session_name(dag_id, run_id),
+    )
+
+
+def _fetch_requests(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return LicenseManagerOperator.mapped_kwargs(
+        [entry["arn"] for entry in report["requested"] if entry["status"] == "pending"],
+        report_bucket=report["bucket"],
+        staging_folder=report["staging"],
+        aws_conn_id=report["aws_conn_id"],
+        **report["account_access"],
+    )
+
+
 def resolve_run(
     params: Mapping[str, Any],
     dag_id: str,
@@ -95,23 +134,30 @@ def resolve_run(
     run_moment: datetime,
     variable: Callable[[str], Any] = _airflow_variable,
     s3_hook: Callable[[str], ReportBucketHook] = _s3_hook,
+    caller_account: Callable[[str], str] = _caller_account,
+    map_limit: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """Merge settings, validate ARNs, check the bucket; return what the next tasks need.
 
-    ``fetch_requests`` holds one operator kwargs dict per valid ARN (the mapped tasks);
-    ``report`` holds the run's report location and every requested ARN in order.
+    ``fetch_requests`` holds one operator kwargs dict per valid listed ARN (the mapped tasks
+    when nothing is discovered); ``discovery_scopes`` one record per (account, Region) to
+    discover in; ``report`` the run's report location and every listed ARN in order.
     """
     settings = resolve_settings(params, variable)
+    map_limit = map_limit or max_map_length
     prefix = settings.license_report_prefix
     staging = staging_folder(prefix, run_moment)
     _claim_staging(s3_hook(settings.aws_conn_id), settings, staging, run_id)
-    requested = _requested_configurations(settings.license_config_arns)
-    fetch_requests = LicenseManagerOperator.mapped_kwargs(
-        [entry["arn"] for entry in requested if entry["status"] == "pending"],
-        report_bucket=settings.license_report_bucket,
-        staging_folder=staging,
-        aws_conn_id=settings.aws_conn_id,
-    )
+    access = _account_access(settings, dag_id, run_id, caller_account)
+    requested = [
+        {**entry, "source": "listed"}
+        for entry in _requested_configurations(settings.license_config_arns)
+    ]
+    scopes = []
+    if settings.license_discovery_regions:
+        accounts = settings.license_discovery_accounts or [str(access.home_account_id)]
+        scopes = discovery_scopes(accounts, settings.license_discovery_regions, access)
+        _check_map_length(len(scopes), "accounts x Regions to discover in", map_limit())
     report = {
         "bucket": settings.license_report_bucket,
         "prefix": prefix,
@@ -123,9 +169,56 @@ def resolve_run(
         "aws_conn_id": settings.aws_conn_id,
         "alert_utilization_percent": settings.license_alert_utilization_percent,
         "alert_sns_topic_arn": settings.license_alert_sns_topic_arn,
+        "account_access": access.kwargs(),
         "requested": requested,
+        "discovery_scopes": [
+            {"account_id": s["account_id"], "region": s["region"]} for s in scopes
+        ],
+        "discovery": [],
     }
-    return {"fetch_requests": fetch_requests, "report": report}
+    return {"fetch_requests": _fetch_requests(report), "report": report, "discovery_scopes": scopes}
+
+
+def max_map_length() -> int:
+    """Airflow's ``[core] max_map_length``: the most mapped task instances one task may have."""
+    from airflow.sdk.configuration import conf
+
+    return conf.getint("core", "max_map_length", fallback=1024)
+
+
+def merge_discovered(
+    report: Mapping[str, Any],
+    discovered: Iterable[Mapping[str, Any] | None],
+    map_limit: Callable[[], int] = max_map_length,
+) -> dict[str, Any]:
+    """Listed plus discovered configurations, each once; fail when Airflow cannot map them all.
+
+    ``discovered`` holds the discovery tasks' records; a scope without one (its task did not
+    finish) is recorded as failed. Returns the fetch requests and the completed report plan.
+    """
+    records = {(r["account_id"], r["region"]): r for r in discovered if r}
+    complete = [
+        records.get((scope["account_id"], scope["region"]))
+        or {**scope, "status": "failed", "error": NOT_RECORDED, "arns": []}
+        for scope in report["discovery_scopes"]
+    ]
+    merged = {
+        **report,
+        "requested": merge_requested(list(report["requested"]), complete),
+        "discovery": discovery_entries(complete),
+    }
+    fetch_requests = _fetch_requests(merged)
+    _check_map_length(len(fetch_requests), "license configurations to fetch", map_limit())
+    return {"fetch_requests": fetch_requests, "report": merged}
+
+
+def _check_map_length(count: int, what: str, limit: int) -> None:
+    if count > limit:
+        raise CollectionFailed(
+            f"{count} {what}, more than Airflow's [core] max_map_length ({limit}) allows "
+            f"mapped task instances: raise it (AIRFLOW__CORE__MAX_MAP_LENGTH) to at least "
+            f"{count} on every Airflow component"
+        )
 
 
 def write_report(
@@ -150,12 +243,16 @@ def write_report(
         else next(staged)
         for entry in report["requested"]
     ]
+    for outcome, entry in zip(outcomes, report["requested"], strict=True):
+        outcome.source = entry.get("source", "listed")
+    discovery = report.get("discovery", [])
     previous = previous_consumption(s3, location.bucket, location.prefix, location.run_timestamp)
     threshold = parse_threshold(report.get("alert_utilization_percent", "90"))
     manifest, records = write_report_set(
-        s3, location, outcomes, datetime.now(UTC), threshold, previous
+        s3, location, outcomes, datetime.now(UTC), threshold, previous, discovery
     )
     return {
+        "discovery_failed": [entry for entry in discovery if entry["status"] != "ok"],
         "location": f"s3://{location.bucket}/{location.folder}",
         "run_timestamp": location.run_timestamp,
         "previous_folder": previous.folder,
@@ -217,14 +314,27 @@ def send_compliance_alert(result: Mapping[str, Any], context: Mapping[str, Any])
 
 
 def check_collection(result: Mapping[str, Any]) -> str:
-    """Fail the run when any configuration was not collected, after the report was written."""
+    """Fail the run when any configuration or any discovery was not collected, after the
+    report was written."""
     missing = result["not_collected"]
+    failed_discovery = result.get("discovery_failed", [])
+    problems = []
+    if failed_discovery:
+        details = "; ".join(
+            f"{entry['account_id']} / {entry['region']} ({entry['error']})"
+            for entry in failed_discovery
+        )
+        problems.append(f"discovery failed in {len(failed_discovery)} account/Region: {details}")
     if missing:
         details = "; ".join(
             f"{entry['arn']} ({entry['status']}: {entry['error']})" for entry in missing
         )
-        raise CollectionFailed(
+        problems.append(
             f"{len(missing)} of {result['configurations']} license configurations were not "
-            f"collected: {details}. The report set at {result['location']} holds the others."
+            f"collected: {details}"
+        )
+    if problems:
+        raise CollectionFailed(
+            ". ".join(problems) + f". The report set at {result['location']} holds the others."
         )
     return f"all {result['configurations']} license configurations collected: {result['location']}"

@@ -191,6 +191,7 @@ def write_report_set(
     collected_at: datetime,
     threshold: Decimal = DEFAULT_ALERT_UTILIZATION_PERCENT,
     previous: PreviousConsumption | None = None,
+    discovery: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Write usage files, the summary and, last, the manifest; then drop leftovers and staging.
 
@@ -256,6 +257,7 @@ def write_report_set(
         "previous_folder": previous.folder,
         "files": [asdict(file) for file in files],
         "configurations": entries,
+        "discovery": list(discovery),
     }
     s3.put_bytes(
         json.dumps(manifest, indent=2).encode(), manifest_file, report.bucket, "application/json"

@@ -26,8 +26,7 @@ SETTINGS = (
     Setting(
         "license_config_arns",
         "License configuration ARNs: a JSON list, or one string separated by commas, "
-        "spaces or newlines.",
-        required=True,
+        "spaces or newlines. Required unless license_discovery_regions is given.",
     ),
     Setting("license_report_bucket", "S3 bucket that receives the reports.", required=True),
     Setting(
@@ -49,6 +48,29 @@ SETTINGS = (
         "Utilization (0 to 100) at or above which a configuration is near its limit.",
         default="90",
     ),
+    Setting(
+        "license_discovery_regions",
+        "Regions in which every license configuration is collected, in addition to "
+        "license_config_arns: a JSON list, or one string separated by commas, spaces or "
+        "newlines. Empty: no discovery.",
+    ),
+    Setting(
+        "license_discovery_accounts",
+        "12-digit account IDs to discover in, same list forms. Empty: the connection's own "
+        "account.",
+    ),
+    Setting(
+        "license_account_role_arn_template",
+        "IAM role assumed for an account other than the connection's own, with {account_id} "
+        "and optionally {partition}, e.g. arn:aws:iam::{account_id}:role/LicenseTrackingReader. "
+        "Empty: the connection's credentials for every account.",
+    ),
+    Setting("license_account_role_external_id", "ExternalId passed to AssumeRole."),
+)
+
+#: Settings that take a list (a JSON list or a separated string), as the trigger form shows them.
+LIST_SETTINGS = frozenset(
+    {"license_config_arns", "license_discovery_regions", "license_discovery_accounts"}
 )
 
 
@@ -66,6 +88,10 @@ class Settings:
     aws_conn_id: str = "aws_default"
     license_alert_sns_topic_arn: str | None = None
     license_alert_utilization_percent: str = "90"
+    license_discovery_regions: list[str] = field(default_factory=list)
+    license_discovery_accounts: list[str] = field(default_factory=list)
+    license_account_role_arn_template: str | None = None
+    license_account_role_external_id: str | None = None
 
 
 def _is_given(value: Any) -> bool:
@@ -91,12 +117,15 @@ def resolve_settings(params: Mapping[str, Any], variable: Callable[[str], Any]) 
         values[setting.name] = value
     try:
         arns = split_arn_list(values["license_config_arns"])
+        organisation = _organisation_settings(values)
     except ValueError as error:
         raise SettingsError(str(error)) from None
-    if not arns:
+    if not arns and not organisation["license_discovery_regions"]:
         raise SettingsError(
-            "license_config_arns is empty: give ARNs in the trigger form or set the Airflow "
-            "Variable license_config_arns (AIRFLOW_VAR_LICENSE_CONFIG_ARNS)"
+            "license_config_arns is empty and license_discovery_regions is not set: give ARNs "
+            "in the trigger form or set the Airflow Variable license_config_arns "
+            "(AIRFLOW_VAR_LICENSE_CONFIG_ARNS), or give Regions to discover in "
+            "license_discovery_regions"
         )
     bucket = str(values["license_report_bucket"] or "").strip()
     if not bucket:
@@ -116,6 +145,7 @@ def resolve_settings(params: Mapping[str, Any], variable: Callable[[str], Any]) 
         aws_conn_id=str(values["aws_conn_id"]).strip(),
         license_alert_sns_topic_arn=topic,
         license_alert_utilization_percent=threshold,
+        **organisation,
     )
 
 
@@ -126,3 +156,24 @@ def _utilization_threshold(value: Any) -> str:
         return str(parse_threshold(value))
     except ValueError as error:
         raise SettingsError(f"license_alert_utilization_percent: {error}") from None
+
+
+def _text(value: Any) -> str | None:
+    return str(value or "").strip() or None
+
+
+def _organisation_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Discovery and role settings, validated (ValueError naming the setting)."""
+    from license_manager import discovery
+
+    regions = split_arn_list(values["license_discovery_regions"], "license_discovery_regions")
+    accounts = split_arn_list(values["license_discovery_accounts"], "license_discovery_accounts")
+    template = _text(values["license_account_role_arn_template"])
+    external_id = _text(values["license_account_role_external_id"])
+    return {
+        "license_discovery_regions": discovery.check_regions(regions),
+        "license_discovery_accounts": discovery.check_accounts(accounts),
+        "license_account_role_arn_template": template and discovery.check_role_template(template),
+        "license_account_role_external_id": external_id
+        and discovery.check_external_id(external_id),
+    }

@@ -90,13 +90,15 @@ def test_triggered_run_reports_exactly_the_triggered_arns(stack, triggered, vari
     instances = stack.task_instances(DAG_ID, run["dag_run_id"])
     assert {key: ti["state"] for key, ti in instances.items()} == {
         ("resolve_settings", -1): "success",
+        ("discover_license_configurations", -1): "skipped",  # no discovery settings
+        ("merge_configurations", -1): "success",
         (FETCH, 0): "success",
         (FETCH, 1): "success",
         (FETCH, 2): "success",
         ("write_report", -1): "success",
         ("check_collection", -1): "success",
     }
-    assert {ti["try_number"] for ti in instances.values()} == {1}
+    assert {ti["try_number"] for ti in instances.values() if ti["state"] != "skipped"} == {1}
     assert [instances[(FETCH, i)]["rendered_map_index"] for i in range(3)] == TRIGGERED_NAMES
 
 
@@ -227,8 +229,10 @@ def test_denied_configuration_fails_the_run_and_alerts_by_sns(stack, reports, al
     statuses = {c["arn"]: c["status"] for c in reports.manifest()["configurations"]}
     assert statuses == {allowed: "ok", denied: "failed"}
     instances = stack.task_instances(DAG_ID, run["dag_run_id"])
+    assert instances.pop(("discover_license_configurations", -1))["state"] == "skipped"
     assert {key: (ti["state"], ti["try_number"]) for key, ti in instances.items()} == {
         ("resolve_settings", -1): ("success", 1),
+        ("merge_configurations", -1): ("success", 1),
         (FETCH, 0): ("success", 1),
         (FETCH, 1): ("failed", 1),  # a permanent error is not retried
         ("write_report", -1): ("success", 1),

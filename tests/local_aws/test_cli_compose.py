@@ -32,7 +32,7 @@ def test_serve_on_all_interfaces_with_buckets(tmp_path):
         # what the compose health check asks
         health = f"http://127.0.0.1:{emulator_port}/_emulator/health"
         with urllib.request.urlopen(health, timeout=5) as response:
-            assert json.loads(response.read())["configurations"] == 10
+            assert json.loads(response.read())["configurations"] == 12
         with urllib.request.urlopen(f"http://127.0.0.1:{moto_port}/moto-api/data.json", timeout=5):
             pass
         s3 = boto3.client(

@@ -22,7 +22,7 @@ def control(emulator):
 
 def test_health_and_settings(control):
     health = control.health()
-    assert health["status"] == "ok" and health["configurations"] == 10
+    assert health["status"] == "ok" and health["configurations"] == 12
     assert control.settings()["page_size_cap"] == 100
     assert control.update_settings(page_size_cap=10)["page_size_cap"] == 10
     with pytest.raises(EmulatorControlError) as info:
@@ -58,7 +58,7 @@ def test_faults_and_calls_over_http(lm, control):
 def test_seed_replace_add_and_reset(lm, control):
     extra = make_config_arn("us-east-1", ACCOUNT_A, "over-http")
     assert control.seed([make_configuration(extra, usage_count=5)], replace=False)["loaded"] == 1
-    assert control.health()["configurations"] == 11
+    assert control.health()["configurations"] == 13
     client = lm()
     assert client.get_license_configuration(LicenseConfigurationArn=extra)["ConsumedLicenses"]
     control.seed([make_configuration(extra, name="only one")])  # replace is the default
@@ -70,7 +70,7 @@ def test_seed_replace_add_and_reset(lm, control):
     assert control.health()["configurations"] == 1  # a bad seed changes nothing
     control.set_faults(latency_ms=1)
     control.reset()
-    assert control.health()["configurations"] == 10
+    assert control.health()["configurations"] == 12
     assert control.faults()["latency_ms"] == 0
     assert control.calls()["total"] == 0
 

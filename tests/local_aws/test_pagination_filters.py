@@ -174,10 +174,10 @@ def test_account_listing(lm, emulator):
 
     assert names(ACCOUNT_A) == ({ACCOUNT_A}, 3)
     assert names(ACCOUNT_B) == ({ACCOUNT_B}, 2)
-    assert names("testing") == (set(), 0)  # non-12-digit key: account 123456789012
+    assert names("testing") == ({"123456789012"}, 1)  # non-12-digit key: account 123456789012
     emulator.update_settings(default_account=ACCOUNT_B)
     assert names("testing") == ({ACCOUNT_B}, 2)
-    # Any caller may read another account's configuration by ARN.
+    # Without account isolation (the default), any caller may read another account's by ARN.
     arn_b = make_config_arn("us-east-1", ACCOUNT_B, "demo-ora-ee-use1")
     assert lm("us-east-1", ACCOUNT_A).get_license_configuration(LicenseConfigurationArn=arn_b)
     assert names(ACCOUNT_A, LicenseConfigurationArns=[arn_b]) == ({ACCOUNT_B}, 1)

@@ -33,7 +33,8 @@ def aws_env(local, monkeypatch):
 def test_env_contents(local):
     env = local.env
     assert env["AWS_ENDPOINT_URL_LICENSE_MANAGER"] == local.emulator_url
-    for service in ("S3", "SNS", "SQS", "STS"):
+    assert env["AWS_ENDPOINT_URL_STS"] == local.emulator_url  # forwarded to moto
+    for service in ("S3", "SNS", "SQS"):
         assert env[f"AWS_ENDPOINT_URL_{service}"] == local.moto_url
     assert env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
@@ -83,7 +84,7 @@ def test_cli_serve_until_sigterm(tmp_path):
         env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
         url = env["AWS_ENDPOINT_URL_LICENSE_MANAGER"]
         with urllib.request.urlopen(f"{url}/_emulator/health") as response:
-            assert json.loads(response.read())["configurations"] == 10
+            assert json.loads(response.read())["configurations"] == 12
         process.send_signal(signal.SIGTERM)
         stdout, _ = process.communicate(timeout=20)
     assert process.returncode == 0

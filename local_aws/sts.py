@@ -1,0 +1,96 @@
+"""STS in front of moto: AssumeRole with roles that can be denied, and whose keys are remembered.
+
+moto serves STS but never refuses an AssumeRole (a role need not exist, no trust policy is
+checked). This front forwards every STS request to moto unchanged, except an AssumeRole of a
+role seeded as denied, which it answers as AWS does (403 AccessDenied). From each AssumeRole
+that moto grants it remembers the new access key's account, so that the License Manager API
+knows the caller of a request signed with those credentials. Its calls are counted with the
+emulator's, as ``sts:<Action>`` (keyed by the role ARN for AssumeRole).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+from xml.sax.saxutils import escape
+
+from local_aws.faults import CallCounter
+from local_aws.http_server import HttpRequest, HttpResponse
+
+_ACCESS_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
+_ASSUMED_ARN = re.compile(rb"<Arn>arn:[^:]+:sts::(\d{12}):assumed-role/")
+#: Headers that are the transport's, not the request's.
+_HOP_HEADERS = {"host", "content-length", "connection", "accept-encoding", "transfer-encoding"}
+
+
+class AccessKeyAccounts:
+    """Access key id -> account of credentials handed out by AssumeRole."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accounts: dict[str, str] = {}
+
+    def record(self, access_key: str, account: str) -> None:
+        with self._lock:
+            self._accounts[access_key] = account
+
+    def account_of(self, access_key: str) -> str | None:
+        with self._lock:
+            return self._accounts.get(access_key)
+
+
+def _denied(role_arn: str) -> HttpResponse:
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        "<Error><Type>Sender</Type><Code>AccessDenied</Code>"
+        f"<Message>User is not authorized to perform: sts:AssumeRole on resource: "
+        f"{escape(role_arn)}</Message></Error><RequestId>denied</RequestId></ErrorResponse>"
+    ).encode()
+    return HttpResponse(403, {"Content-Type": "text/xml"}, body)
+
+
+class StsFront:
+    """Answers STS requests by forwarding them to ``upstream`` (moto's server)."""
+
+    def __init__(
+        self, accounts: AccessKeyAccounts, denied_roles: list[str], calls: CallCounter
+    ) -> None:
+        self._accounts = accounts
+        self._denied_roles = denied_roles
+        self._calls = calls
+        self.upstream: str | None = None
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        form = urllib.parse.parse_qs(request.body.decode("utf-8", "replace"))
+        action = form.get("Action", [""])[0]
+        role_arn = form.get("RoleArn", [""])[0]
+        self._calls.record(f"sts:{action or '<none>'}", [role_arn] if role_arn else [])
+        if action == "AssumeRole" and role_arn in self._denied_roles:
+            return _denied(role_arn)
+        if self.upstream is None:
+            return HttpResponse.json(503, {"error": "no STS upstream (moto) is configured"})
+        response = self._forward(request)
+        if action == "AssumeRole" and response.status == 200:
+            key, account = _ACCESS_KEY.search(response.body), _ASSUMED_ARN.search(response.body)
+            if key and account:
+                self._accounts.record(key[1].decode(), account[1].decode())
+        return response
+
+    def _forward(self, request: HttpRequest) -> HttpResponse:
+        headers = {k: v for k, v in request.headers.items() if k not in _HOP_HEADERS}
+        forwarded = urllib.request.Request(
+            f"{self.upstream}{request.path}", request.body, headers, method=request.method
+        )
+        try:
+            with urllib.request.urlopen(forwarded, timeout=30) as answer:  # noqa: S310 - local
+                return HttpResponse(answer.status, _end_to_end(answer.headers), answer.read())
+        except urllib.error.HTTPError as error:
+            return HttpResponse(error.code, _end_to_end(error.headers), error.read())
+
+
+def _end_to_end(headers: Any) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS | {"server", "date"}}

@@ -1,0 +1,272 @@
+"""Organisation scale: discovery per account and Region, and the role of each other account.
+
+- The settings' rules: Region names, account IDs, the role ARN template and the ExternalId.
+- ``AccountAccess``: which credentials a License Manager call about an account uses. The
+  connection's own account uses the connection; with a role template, any other account uses
+  its role, assumed with STS from the connection's credentials, inside the task that calls.
+  Credentials are never returned to Airflow: only account IDs, Regions and ARNs leave a task.
+- ``discover``: every configuration ARN of one (account, Region), every page, with back-off.
+- ``merge_requested``: listed ARNs first, in the order given, then the discovered ones sorted by
+  account, Region and ARN, each ARN once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from license_manager.hooks import LicenseManagerHook
+    from license_manager.retries import Backoff
+
+REGIONS_SETTING = "license_discovery_regions"
+ACCOUNTS_SETTING = "license_discovery_accounts"
+ROLE_TEMPLATE_SETTING = "license_account_role_arn_template"
+EXTERNAL_ID_SETTING = "license_account_role_external_id"
+
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ROLE_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_SESSION_NAME_OTHER = re.compile(r"[^\w+=,.@-]+")
+_PLACEHOLDERS = re.compile(r"{([^{}]*)}")
+SESSION_NAME_MAX = 64
+#: Context key of a discovery task's UI label (``map_index_template``): "account / Region".
+SCOPE_LABEL_KEY = "discovery_scope_label"
+
+
+def partition_of_region(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def check_regions(regions: list[str]) -> list[str]:
+    """The Regions, each once; ValueError naming the setting for a malformed one."""
+    bad = [region for region in regions if not _REGION.match(region)]
+    if bad:
+        raise ValueError(
+            f"{REGIONS_SETTING} holds malformed Region names: {', '.join(map(repr, bad))} "
+            "(expected names such as 'us-east-1' or 'eu-west-2')"
+        )
+    return list(dict.fromkeys(regions))
+
+
+def check_accounts(accounts: list[str]) -> list[str]:
+    """The account IDs, each once; ValueError naming the setting for one not of 12 digits."""
+    bad = [account for account in accounts if not _ACCOUNT_ID.match(account)]
+    if bad:
+        raise ValueError(
+            f"{ACCOUNTS_SETTING} holds account IDs that are not 12 digits: "
+            + ", ".join(map(repr, bad))
+        )
+    return list(dict.fromkeys(accounts))
+
+
+def check_role_template(template: str) -> str:
+    """The template, when it gives a role ARN for any account; ValueError naming the setting."""
+    names = set(_PLACEHOLDERS.findall(template))
+    if "account_id" not in names:
+        raise ValueError(
+            f"{ROLE_TEMPLATE_SETTING} {template!r} has no {{account_id}} placeholder, e.g. "
+            "'arn:aws:iam::{account_id}:role/LicenseTrackingReader'"
+        )
+    unknown = names - {"account_id", "partition"}
+    if unknown:
+        raise ValueError(
+            f"{ROLE_TEMPLATE_SETTING} {template!r} has unknown placeholders: "
+            + ", ".join(sorted(unknown))
+            + " (only {account_id} and {partition})"
+        )
+    if not _ROLE_ARN.match(role_arn(template, "123456789012", "aws")):
+        raise ValueError(
+            f"{ROLE_TEMPLATE_SETTING} {template!r} does not give an IAM role ARN "
+            "(arn:<partition>:iam::<account_id>:role/<name>)"
+        )
+    return template
+
+
+def check_external_id(external_id: str) -> str:
+    if not _EXTERNAL_ID.match(external_id):
+        raise ValueError(
+            f"{EXTERNAL_ID_SETTING} must be 2 to 1224 characters of letters, digits and +=,.@:/-_"
+        )
+    return external_id
+
+
+def role_arn(template: str, account_id: str, partition: str) -> str:
+    return template.replace("{account_id}", account_id).replace("{partition}", partition)
+
+
+def role_session_name(dag_id: str, run_id: str) -> str:
+    """A RoleSessionName that names the DAG run, within STS's characters and length."""
+    name = _SESSION_NAME_OTHER.sub("-", f"{dag_id}.{run_id}")
+    return name[:SESSION_NAME_MAX]
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """How one task reaches an account: the connection's credentials, or the account's role.
+
+    ``home_account_id`` is the connection's own account (None when no role template is set).
+    """
+
+    aws_conn_id: str | None
+    home_account_id: str | None = None
+    role_arn_template: str | None = None
+    external_id: str | None = None
+    session_name: str = "license-tracking"
+
+    def role_for(self, account_id: str, partition: str) -> str | None:
+        """The role to assume for ``account_id``, or None: the connection's credentials."""
+        if not self.role_arn_template or account_id == self.home_account_id:
+            return None
+        return role_arn(self.role_arn_template, account_id, partition)
+
+    def license_manager_hook(
+        self, account_id: str, region: str, partition: str | None = None
+    ) -> LicenseManagerHook:
+        """A hook on ``region`` whose calls are made as ``account_id`` should be read."""
+        from license_manager.hooks import LicenseManagerHook
+
+        role = self.role_for(account_id, partition or partition_of_region(region))
+        credentials = self._assume(role) if role else None
+        return LicenseManagerHook(
+            aws_conn_id=self.aws_conn_id, region_name=region, credentials=credentials
+        )
+
+    def _assume(self, role: str) -> dict[str, str]:
+        from airflow.providers.amazon.aws.hooks.sts import StsHook
+
+        external = {"ExternalId": self.external_id} if self.external_id else {}
+        response = StsHook(aws_conn_id=self.aws_conn_id).conn.assume_role(
+            RoleArn=role, RoleSessionName=self.session_name, **external
+        )
+        return response["Credentials"]
+
+    def kwargs(self) -> dict[str, Any]:
+        """What a task needs to rebuild this access (no credentials: they are made there)."""
+        if not self.role_arn_template:
+            return {}
+        return {
+            "home_account_id": self.home_account_id,
+            "role_arn_template": self.role_arn_template,
+            "role_external_id": self.external_id,
+            "role_session_name": self.session_name,
+        }
+
+
+def discovery_scopes(
+    accounts: Iterable[str], regions: Iterable[str], access: AccountAccess
+) -> list[dict[str, Any]]:
+    """One small record per (account, Region) to discover in, for a mapped task."""
+    return [
+        {
+            "account_id": account,
+            "region": region,
+            "aws_conn_id": access.aws_conn_id,
+            **access.kwargs(),
+        }
+        for account in accounts
+        for region in regions
+    ]
+
+
+def discover_scope(scope: Mapping[str, Any], page_size: int | None = None) -> dict[str, Any]:
+    """``discover`` in a task: the scope's record carries the access, never credentials."""
+    from license_manager.hooks import connection_lookups_shared
+    from license_manager.retries import Backoff
+
+    access = AccountAccess(
+        scope["aws_conn_id"],
+        scope.get("home_account_id"),
+        scope.get("role_arn_template"),
+        scope.get("role_external_id"),
+        scope.get("role_session_name") or "license-tracking",
+    )
+    with connection_lookups_shared():  # STS and License Manager: one connection lookup
+        return discover(access.license_manager_hook, scope, Backoff(), page_size)
+
+
+def scope_label(scope: Mapping[str, Any]) -> str:
+    return f"{scope['account_id']} / {scope['region']}"
+
+
+def discover(
+    hook_for: Any, scope: Mapping[str, Any], backoff: Backoff, page_size: int | None = None
+) -> dict[str, Any]:
+    """Every configuration ARN of one (account, Region); a failure becomes the record's error.
+
+    ``hook_for(account_id, region)`` gives the License Manager hook (assuming a role may fail
+    too, and is recorded the same way).
+    """
+    from license_manager.operators import describe_error
+
+    account, region = scope["account_id"], scope["region"]
+    record: dict[str, Any] = {"account_id": account, "region": region}
+    try:
+        hook: LicenseManagerHook = hook_for(account, region)
+        arns = [
+            arn
+            for page in backoff.pages(
+                partial(hook.get_configuration_arn_page, page_size),
+                f"ListLicenseConfigurations {account} {region}",
+            )
+            for arn in page
+        ]
+    except Exception as error:
+        return {**record, "status": "failed", "error": describe_error(error), "arns": []}
+    # A listing answers the caller's own account: without a role, that may be another one.
+    own = [arn for arn in arns if arn.split(":")[4] == account]
+    return {**record, "status": "ok", "error": None, "arns": sorted(own)}
+
+
+def merge_requested(
+    listed: list[dict[str, Any]], discovered: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Listed entries in their order, then discovered ARNs not listed, by account, Region, ARN.
+
+    Each entry is a requested configuration (``pipeline``'s shape) with its ``source``.
+    """
+    from license_manager.arns import parse_license_configuration_arn
+
+    requested = [{**entry, "source": "listed"} for entry in listed]
+    seen = {entry["arn"] for entry in requested}
+    found = []
+    for record in discovered:
+        for text in record.get("arns") or []:
+            if text in seen:
+                continue
+            seen.add(text)
+            arn = parse_license_configuration_arn(text)
+            found.append(
+                {
+                    "arn": arn.arn,
+                    "region": arn.region,
+                    "account_id": arn.account_id,
+                    "configuration_id": arn.configuration_id,
+                    "status": "pending",
+                    "source": "discovered",
+                }
+            )
+    found.sort(key=lambda entry: (entry["account_id"], entry["region"], entry["arn"]))
+    return requested + found
+
+
+def discovery_entries(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The manifest's ``discovery`` list: one entry per (account, Region)."""
+    return [
+        {
+            "account_id": record["account_id"],
+            "region": record["region"],
+            "status": record["status"],
+            "error": record["error"],
+            "configurations": len(record.get("arns") or []),
+        }
+        for record in sorted(records, key=lambda r: (r["account_id"], r["region"]))
+    ]
