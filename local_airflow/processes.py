@@ -178,12 +178,16 @@ class Supervisor:
             if name not in ignoring and component.process and component.process.poll() is not None
         ]
 
-    def marked(self, component: str | None = None) -> list[psutil.Process]:
-        """The living processes of this run (of one component, when given)."""
-        wanted = {RUN_MARKER: self.run_id}
-        if component is not None:
-            wanted[COMPONENT_MARKER] = component
-        return [process for process in _living(psutil.process_iter()) if _carries(process, wanted)]
+    def marked(self, *components: str) -> list[psutil.Process]:
+        """The living processes of this run (of these components, when named)."""
+        found = []
+        for process in _living(psutil.process_iter()):
+            environ = _environ(process)
+            if environ.get(RUN_MARKER) == self.run_id and (
+                not components or environ.get(COMPONENT_MARKER) in components
+            ):
+                found.append(process)
+        return found
 
     def cpu(self) -> list[ProcessCpu]:
         """Every living process of the components with its CPU-seconds so far.
@@ -250,20 +254,21 @@ class Supervisor:
             if component.alive():
                 _signal_group(component.process.pid, signal.SIGTERM)
 
-        def ended() -> bool:
-            return all(c.process.poll() is not None and not self.marked(c.name) for c in started)
+        names = [c.name for c in started]
+
+        def ended() -> bool:  # one scan of /proc, once every component has exited
+            return all(c.process.poll() is not None for c in started) and not self.marked(*names)
 
         try:
             wait_for(ended, "components to stop after SIGTERM", timeout=timeout, interval=0.2)
         except TimeoutError:
             for component in started:
-                leftover = self.marked(component.name)
-                if component.alive() or leftover:
-                    sys.stderr.write(
-                        f"{component.name} outlived SIGTERM by {timeout:.0f}s: SIGKILL\n"
-                    )
+                if component.alive():
+                    sys.stderr.write(f"{component.name} outlived SIGTERM by {timeout:.0f}s\n")
                     _signal_group(component.process.pid, signal.SIGKILL)
-                    _kill_and_reap(leftover)
+            if leftovers := self.marked(*names):
+                sys.stderr.write(f"SIGKILL after {timeout:.0f}s: {_describe(leftovers)}\n")
+                _kill_and_reap(leftovers)
         for component in started:
             try:
                 component.process.wait(timeout=10)
@@ -271,12 +276,11 @@ class Supervisor:
                 pass  # named by stop()'s final check
 
 
-def _carries(process: psutil.Process, wanted: Mapping[str, str]) -> bool:
+def _environ(process: psutil.Process) -> dict[str, str]:
     try:
-        environ = process.environ()
+        return process.environ()
     except (psutil.Error, OSError):
-        return False
-    return all(environ.get(key) == value for key, value in wanted.items())
+        return {}
 
 
 def _living(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
