@@ -1,11 +1,18 @@
 """Processes of one local deployment: started in sessions of their own with a marker, ended by
 one teardown that leaves nothing behind.
 
-Every process started here carries two environment variables: ``LOCAL_AIRFLOW_RUN`` (the
-deployment's run id) and ``LOCAL_AIRFLOW_COMPONENT`` (the component that started it). Airflow
-moves task processes into process groups of their own, and a process may even start a session
-of its own; the environment is inherited all the same, so the marker finds every process a
-component started, however far it moved.
+Each component starts a session (and so a process group) of its own, and carries two
+environment variables: ``LOCAL_AIRFLOW_RUN`` (the deployment's run id) and
+``LOCAL_AIRFLOW_COMPONENT`` (its name). A process of the deployment is found however far it
+moved (``Supervisor.members``):
+
+- by its session: Airflow moves task processes into process groups of their own, but they
+  stay in their component's session. Airflow retitles its processes ("airflow worker -- ...")
+  with setproctitle, which overwrites what /proc shows of their environment, so the session is
+  what still names them;
+- by the marker in its environment: a process that starts a session of its own (a
+  subprocess with ``start_new_session``, a daemon) inherits the variables;
+- by descent from either.
 """
 
 from __future__ import annotations
@@ -163,7 +170,7 @@ class Supervisor:
                 stdout, stderr = process.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 _signal_group(process.pid, signal.SIGKILL)
-                _kill_and_reap(self.marked(name))
+                _kill_and_reap(self.members(name))
                 stdout, stderr = process.communicate()
                 raise LocalAirflowError(
                     f"{' '.join(command)} did not finish in {timeout:.0f}s:\n{stdout}\n{stderr}"
@@ -178,16 +185,34 @@ class Supervisor:
             if name not in ignoring and component.process and component.process.poll() is not None
         ]
 
-    def marked(self, *components: str) -> list[psutil.Process]:
-        """The living processes of this run (of these components, when named)."""
-        found = []
-        for process in _living(psutil.process_iter()):
-            environ = _environ(process)
-            if environ.get(RUN_MARKER) == self.run_id and (
-                not components or environ.get(COMPONENT_MARKER) in components
-            ):
-                found.append(process)
-        return found
+    def members(self, *components: str) -> list[psutil.Process]:
+        """The living processes of this deployment (of these components, when named)."""
+        sessions = {
+            component.process.pid: name
+            for name, component in self.components.items()
+            if component.process is not None
+        }
+        owner: dict[int, str] = {}  # pid -> component
+        parents: dict[int, int] = {}
+        processes = {}
+        for process in psutil.process_iter(["ppid"]):
+            processes[process.pid] = process
+            parents[process.pid] = process.info["ppid"]
+            if name := sessions.get(_session(process.pid)) or self._marker(process):
+                owner[process.pid] = name
+        for pid in parents:  # descendants of a member are members
+            line = [pid]
+            while line[-1] not in owner and parents.get(line[-1], 0) > 1:
+                line.append(parents[line[-1]])
+            if line[-1] in owner:
+                owner.update(dict.fromkeys(line, owner[line[-1]]))
+        return _living(
+            processes[pid] for pid, name in owner.items() if not components or name in components
+        )
+
+    def _marker(self, process: psutil.Process) -> str | None:
+        environ = _environ(process)
+        return environ.get(COMPONENT_MARKER) if environ.get(RUN_MARKER) == self.run_id else None
 
     def cpu(self) -> list[ProcessCpu]:
         """Every living process of the components with its CPU-seconds so far.
@@ -222,11 +247,13 @@ class Supervisor:
     def kill(self, name: str, timeout: float = 10) -> None:
         """SIGKILL a component and every process it started, as when its host dies."""
         component = self.components[name]
+        known = self.members(name)  # before the kill: some are found only through a parent
         _signal_group(component.process.pid, signal.SIGKILL)
+        _kill_and_reap(known, timeout)
         for _ in range(3):  # again, for a process forked while the previous round was killing
-            _kill_and_reap(self.marked(name), timeout)
+            _kill_and_reap(self.members(name), timeout)
         component.process.wait(timeout=timeout)
-        if survivors := self.marked(name):
+        if survivors := self.members(name):
             raise LocalAirflowError(f"processes of {name} survived SIGKILL: {_describe(survivors)}")
 
     def stop(self, batches: Iterable[Iterable[str]], timeout: float = 30) -> None:
@@ -242,22 +269,27 @@ class Supervisor:
         batches.append([name for name in self.components if name not in named])
         for batch in batches:
             self._stop_batch([self.components[name] for name in batch], timeout)
-        if leftovers := self.marked():
+        if leftovers := self.members():
             sys.stderr.write(f"processes outlived their components: {_describe(leftovers)}\n")
             _kill_and_reap(leftovers)
-        if survivors := self.marked():
+        if survivors := self.members():
             raise LocalAirflowError(f"processes survived teardown: {_describe(survivors)}")
 
     def _stop_batch(self, components: list[Component], timeout: float) -> None:
         started = [c for c in components if c.process is not None]
+        names = [c.name for c in started]
+        # Before the signal: a process found only through its parent is lost when that ends.
+        known = self.members(*names)
         for component in started:
             if component.alive():
                 _signal_group(component.process.pid, signal.SIGTERM)
 
-        names = [c.name for c in started]
-
         def ended() -> bool:  # one scan of /proc, once every component has exited
-            return all(c.process.poll() is not None for c in started) and not self.marked(*names)
+            return (
+                all(c.process.poll() is not None for c in started)
+                and not _living(known)
+                and not self.members(*names)
+            )
 
         try:
             wait_for(ended, "components to stop after SIGTERM", timeout=timeout, interval=0.2)
@@ -266,7 +298,7 @@ class Supervisor:
                 if component.alive():
                     sys.stderr.write(f"{component.name} outlived SIGTERM by {timeout:.0f}s\n")
                     _signal_group(component.process.pid, signal.SIGKILL)
-            if leftovers := self.marked(*names):
+            if leftovers := _living({*known, *self.members(*names)}):
                 sys.stderr.write(f"SIGKILL after {timeout:.0f}s: {_describe(leftovers)}\n")
                 _kill_and_reap(leftovers)
         for component in started:
@@ -274,6 +306,13 @@ class Supervisor:
                 component.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass  # named by stop()'s final check
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
 
 
 def _environ(process: psutil.Process) -> dict[str, str]:

@@ -1,9 +1,10 @@
-"""The local deployments' one teardown, on plain Python processes that behave like Airflow's
-task processes: they leave their component's session and may ignore SIGTERM."""
+"""The local deployments' one teardown, on plain Python processes that move away from their
+component the ways Airflow's task processes and their subprocesses do, and ignore SIGTERM."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -12,21 +13,29 @@ import pytest
 
 from local_airflow.processes import Supervisor, wait_for
 
-# A component that starts a child in a session of its own, as a task process leaves its
-# component's process group; with "stubborn" both ignore SIGTERM.
+# A component starting one child, both deaf to SIGTERM. The child moves away:
+#   task:     a process group of its own, retitled with setproctitle (which hides the
+#             environment /proc shows), as Airflow's task processes do;
+#   daemon:   a session of its own, as a subprocess started with start_new_session;
+#   disguised: both a session of its own and retitled: only its parent names it.
 COMPONENT = """
 import signal, subprocess, sys, time
-stubborn = sys.argv[1] == "stubborn"
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
 child = '''
 import os, signal, sys, time
-os.setsid()
-if sys.argv[1] == "stubborn":
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+import setproctitle
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if sys.argv[1] == "task":
+    os.setpgid(0, 0)
+else:
+    os.setsid()
+if sys.argv[1] in ("task", "disguised"):
+    setproctitle.setproctitle("airflow worker -- " + "x" * 200)
+print("moved", flush=True)
 time.sleep(600)
 '''
-if stubborn:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-process = subprocess.Popen([sys.executable, "-c", child, sys.argv[1]])
+process = subprocess.Popen([sys.executable, "-c", child, sys.argv[1]], stdout=subprocess.PIPE)
+process.stdout.readline()
 print(process.pid, flush=True)
 time.sleep(600)
 """
@@ -47,16 +56,18 @@ def supervisors(tmp_path: Path):
         supervisor.stop([], timeout=0.5)
 
 
-def start(supervisor: Supervisor, name: str, behaviour: str) -> tuple[int, int]:
-    """Start a component; return its pid and its child's."""
+def start(supervisor: Supervisor, name: str, child: str) -> tuple[int, int]:
+    """Start a component; return its pid and its child's, once the child has moved."""
     log = supervisor.cwd / f"{name}.log"
     component = supervisor.start(
-        name, [sys.executable, "-c", COMPONENT, behaviour], dict(os.environ), log
+        name, [sys.executable, "-c", COMPONENT, child], dict(os.environ), log
     )
-    child = int(wait_for(lambda: log.read_text().strip(), f"{name}'s child", 30, 0.05))
-    pid = component.process.pid
-    wait_for(lambda: os.getsid(child) != pid, f"{name}'s child to leave its session", 30, 0.05)
-    return pid, child
+    moved = int(wait_for(lambda: log.read_text().strip(), f"{name}'s child", 30, 0.05))
+    if child == "task":
+        assert os.getpgid(moved) != component.process.pid
+    else:
+        assert os.getsid(moved) != component.process.pid
+    return component.process.pid, moved
 
 
 def gone(pid: int) -> bool:
@@ -66,31 +77,43 @@ def gone(pid: int) -> bool:
         return True
 
 
-@pytest.mark.parametrize("behaviour", ["polite", "stubborn"])
-def test_teardown_ends_every_process_a_component_started(supervisors, behaviour: str):
+@pytest.mark.parametrize("child", ["task", "daemon", "disguised"])
+def test_teardown_ends_every_process_a_component_started(supervisors, child: str):
     supervisor = supervisors("deployment")
-    first = start(supervisor, "first", behaviour)
-    second = start(supervisor, "second", behaviour)
-    assert {p.pid for p in supervisor.marked()} == {*first, *second}
+    first = start(supervisor, "first", child)
+    second = start(supervisor, "second", child)
+    assert {p.pid for p in supervisor.members()} == {*first, *second}
 
     supervisor.stop([["first"], ["second"]], timeout=0.5)
 
-    assert supervisor.marked() == []
+    assert supervisor.members() == []
     assert all(gone(pid) for pid in (*first, *second))
 
 
 def test_a_killed_component_takes_its_processes_and_no_others(supervisors):
     supervisor = supervisors("ours")
     neighbour = supervisors("theirs")  # another deployment on the same machine
-    victim = start(supervisor, "worker-a", "stubborn")
-    survivor = start(supervisor, "worker-b", "polite")
-    other = start(neighbour, "worker-a", "polite")
+    victim = start(supervisor, "worker-a", "task")
+    survivor = start(supervisor, "worker-b", "task")
+    other = start(neighbour, "worker-a", "task")
 
     supervisor.kill("worker-a")
 
     assert all(gone(pid) for pid in victim)
-    assert {p.pid for p in supervisor.marked()} == set(survivor)
-    assert {p.pid for p in neighbour.marked()} == set(other)
+    assert {p.pid for p in supervisor.members()} == set(survivor)
+    assert {p.pid for p in neighbour.members()} == set(other)
+
+
+def test_teardown_ends_the_task_process_of_a_component_that_died(supervisors):
+    supervisor = supervisors("deployment")
+    component, task = start(supervisor, "worker", "task")
+    os.kill(component, signal.SIGKILL)  # as an out-of-memory kill would: the task lives on
+    supervisor.components["worker"].process.wait(timeout=10)
+    assert not gone(task)
+
+    supervisor.stop([["worker"]], timeout=0.5)
+
+    assert gone(task)
 
 
 # A component whose child burns 0.3 CPU-seconds, ends and is waited for, as an executor worker
