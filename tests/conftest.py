@@ -138,6 +138,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tier = _tier(item)
         if tier == TIERS.index("deployment"):
             item.add_marker(pytest.mark.deployment)
+        elif tier == TIERS.index("dag_run"):
+            item.add_marker(pytest.mark.dag_run)
         module = item.nodeid.split("::", 1)[0]
         module_tier[module] = max(module_tier.get(module, 0), tier)
     items.sort(key=lambda item: module_tier[item.nodeid.split("::", 1)[0]])
