@@ -40,10 +40,14 @@ def _airflow_variable(name: str) -> Any:
     return Variable.get(name, default=None)
 
 
-def _s3_hook(aws_conn_id: str) -> ReportBucketHook:
+def _s3_hook(
+    aws_conn_id: str, kms_key_id: str | None = None, bucket_owner: str | None = None
+) -> ReportBucketHook:
     from license_manager.hooks import ReportBucketHook
 
-    return ReportBucketHook(aws_conn_id=aws_conn_id)
+    return ReportBucketHook(
+        aws_conn_id=aws_conn_id, kms_key_id=kms_key_id, bucket_owner=bucket_owner
+    )
 
 
 def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
@@ -90,7 +94,7 @@ def resolve_run(
     run_id: str,
     run_moment: datetime,
     variable: Callable[[str], Any] = _airflow_variable,
-    s3_hook: Callable[[str], ReportBucketHook] = _s3_hook,
+    s3_hook: Callable[..., ReportBucketHook] = _s3_hook,
 ) -> dict[str, Any]:
     """Merge settings, validate ARNs, check the bucket; return what the next tasks need.
 
@@ -100,13 +104,20 @@ def resolve_run(
     settings = resolve_settings(params, variable)
     prefix = settings.license_report_prefix
     staging = staging_folder(prefix, run_moment)
-    _claim_staging(s3_hook(settings.aws_conn_id), settings, staging, run_id)
+    s3 = s3_hook(
+        settings.aws_conn_id,
+        kms_key_id=settings.license_report_kms_key_id,
+        bucket_owner=settings.license_report_bucket_owner,
+    )
+    _claim_staging(s3, settings, staging, run_id)
     requested = _requested_configurations(settings.license_config_arns)
     fetch_requests = LicenseManagerOperator.mapped_kwargs(
         [entry["arn"] for entry in requested if entry["status"] == "pending"],
         report_bucket=settings.license_report_bucket,
         staging_folder=staging,
         aws_conn_id=settings.aws_conn_id,
+        report_kms_key_id=settings.license_report_kms_key_id,
+        report_bucket_owner=settings.license_report_bucket_owner,
     )
     report = {
         "bucket": settings.license_report_bucket,
@@ -117,18 +128,24 @@ def resolve_run(
         "run_id": run_id,
         "run_timestamp": run_timestamp(run_moment),
         "aws_conn_id": settings.aws_conn_id,
+        "kms_key_id": settings.license_report_kms_key_id,
+        "bucket_owner": settings.license_report_bucket_owner,
         "requested": requested,
     }
     return {"fetch_requests": fetch_requests, "report": report}
 
 
 def write_report(
-    report: Mapping[str, Any], s3_hook: Callable[[str], ReportBucketHook] = _s3_hook
+    report: Mapping[str, Any], s3_hook: Callable[..., ReportBucketHook] = _s3_hook
 ) -> dict[str, Any]:
     """Gather every requested ARN's outcome and write the report set; return the verdict input."""
     from license_manager.report_writer import RunReport, read_staged_outcomes, write_report_set
 
-    s3 = s3_hook(report["aws_conn_id"])
+    s3 = s3_hook(
+        report["aws_conn_id"],
+        kms_key_id=report.get("kms_key_id"),
+        bucket_owner=report.get("bucket_owner"),
+    )
     location = RunReport(**{name: report[name] for name in RunReport.__dataclass_fields__})
     identities = [
         {key: entry[key] for key in ("arn", "region", "account_id", "configuration_id")}

@@ -11,7 +11,11 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from license_manager.arns import split_arn_list
+from license_manager.arns import (
+    InvalidLicenseConfigurationArn,
+    parse_license_configuration_arn,
+    split_arn_list,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,16 @@ SETTINGS = (
         "license_alert_sns_topic_arn",
         "SNS topic that receives failure alerts; empty sends no alert.",
     ),
+    Setting(
+        "license_report_kms_key_id",
+        "KMS key (ID, ARN or alias) for SSE-KMS on every object the run writes; empty: the "
+        "bucket's default encryption.",
+    ),
+    Setting(
+        "license_report_bucket_owner",
+        "12-digit account ID that must own the report bucket (ExpectedBucketOwner on every "
+        "S3 request); empty: not checked.",
+    ),
 )
 
 
@@ -60,6 +74,8 @@ class Settings:
     license_report_prefix: str = ""
     aws_conn_id: str = "aws_default"
     license_alert_sns_topic_arn: str | None = None
+    license_report_kms_key_id: str | None = None
+    license_report_bucket_owner: str | None = None
 
 
 def _is_given(value: Any) -> bool:
@@ -92,20 +108,54 @@ def resolve_settings(params: Mapping[str, Any], variable: Callable[[str], Any]) 
             "license_config_arns is empty: give ARNs in the trigger form or set the Airflow "
             "Variable license_config_arns (AIRFLOW_VAR_LICENSE_CONFIG_ARNS)"
         )
-    bucket = str(values["license_report_bucket"] or "").strip()
-    if not bucket:
+    _require_a_valid_arn(arns)
+    if not _is_given(values["license_report_bucket"]):
         raise SettingsError(
             "license_report_bucket is not set: give it in the trigger form or set the Airflow "
             "Variable license_report_bucket (AIRFLOW_VAR_LICENSE_REPORT_BUCKET)"
         )
-    prefix = str(values["license_report_prefix"] or "").strip().lstrip("/")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    topic = str(values["license_alert_sns_topic_arn"] or "").strip() or None
-    return Settings(
-        license_config_arns=arns,
-        license_report_bucket=bucket,
-        license_report_prefix=prefix,
-        aws_conn_id=str(values["aws_conn_id"]).strip(),
-        license_alert_sns_topic_arn=topic,
+    try:
+        checked = _validated(values)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    return Settings(license_config_arns=arns, **checked)
+
+
+def _require_a_valid_arn(arns: list[str]) -> None:
+    """A run with no valid ARN would write nothing and look green: it fails instead.
+
+    Invalid entries next to valid ones are reported in the summary, not here.
+    """
+    problems = []
+    for text in arns:
+        try:
+            parse_license_configuration_arn(text)
+        except InvalidLicenseConfigurationArn as error:
+            problems.append(str(error))
+        else:
+            return
+    shown = "; ".join(problems[:3]) + (
+        f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
     )
+    raise SettingsError(
+        f"license_config_arns holds no valid license configuration ARN "
+        f"({len(problems)} entries): {shown}"
+    )
+
+
+def _validated(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting but the ARNs, normalised; ValueError naming the first one AWS would reject."""
+    from license_manager import validation
+
+    return {
+        "license_report_bucket": validation.bucket_name(values["license_report_bucket"]),
+        "license_report_prefix": validation.report_prefix(values["license_report_prefix"] or ""),
+        "aws_conn_id": validation.connection_id(values["aws_conn_id"]),
+        "license_alert_sns_topic_arn": validation.sns_topic_arn(
+            values["license_alert_sns_topic_arn"]
+        ),
+        "license_report_kms_key_id": validation.kms_key_id(values["license_report_kms_key_id"]),
+        "license_report_bucket_owner": validation.account_id(
+            "license_report_bucket_owner", values["license_report_bucket_owner"]
+        ),
+    }
