@@ -72,6 +72,7 @@ class S3FaultProxy:
 
     def __init__(self, upstream: str, host: str = "127.0.0.1") -> None:
         self.upstream = urlsplit(upstream)
+        self._host = host
         self.state = _State()
         self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
@@ -79,8 +80,7 @@ class S3FaultProxy:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._server.server_port}"
 
     def fail(self, operation: str, statuses: list[int]) -> None:
         """The next ``len(statuses)`` requests of ``operation`` are answered with these."""
@@ -165,7 +165,7 @@ class S3FaultProxy:
 
             def _forward(self, body: bytes) -> None:
                 upstream = http.client.HTTPConnection(
-                    proxy.upstream.hostname, proxy.upstream.port, timeout=60
+                    proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port, timeout=60
                 )
                 try:
                     upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
