@@ -71,13 +71,20 @@ def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
 
 
 def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_id: str) -> None:
-    """Write the run's settings to staging: proves the bucket exists and is writable."""
+    """Write the run's settings to staging: proves the bucket exists and is writable.
+
+    A fault that outlasted the back-off (5xx, throttling) is left to Airflow's task retries.
+    """
     from botocore.exceptions import ClientError
+
+    from license_manager.retries import is_retryable
 
     body = json.dumps({"run_id": run_id, "settings": asdict(settings)}, indent=2).encode()
     try:
         s3.put_bytes(body, run_settings_key(staging), settings.license_report_bucket)
     except ClientError as error:
+        if is_retryable(error):
+            raise
         code = error.response.get("Error", {}).get("Code", "")
         bucket = settings.license_report_bucket
         if code == "NoSuchBucket":
