@@ -49,7 +49,7 @@ def two_configurations(world):
 
 
 def report_set(world) -> dict:
-    """The report set without what differs between two runs of it (collection times)."""
+    """The report set without what differs between two runs of it (run ID, collection times)."""
     folder = world.folder()
     view = {}
     for key in world.keys():
@@ -63,6 +63,7 @@ def report_set(world) -> dict:
             view[name] = {
                 **manifest,
                 "collected_at": None,
+                "run_id": None,
                 "files": [{"key": file["key"], "rows": file["rows"]} for file in manifest["files"]],
             }
         else:
