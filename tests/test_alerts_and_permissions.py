@@ -35,6 +35,18 @@ IAM_ACTIONS = {
     ("s3", "DeleteObjects"): {"s3:DeleteObject"},
     ("sns", "Publish"): {"sns:Publish"},
 }
+# With SSE-KMS (license_report_kms_key_id), S3 uses the key for the caller: writing an object
+# needs a data key, reading one (copy sources and multipart completion included) Decrypt.
+KMS_ACTIONS = {
+    ("s3", "PutObject"): {"kms:GenerateDataKey"},
+    ("s3", "CreateMultipartUpload"): {"kms:GenerateDataKey"},
+    ("s3", "UploadPart"): {"kms:GenerateDataKey"},
+    ("s3", "CopyObject"): {"kms:GenerateDataKey", "kms:Decrypt"},
+    ("s3", "UploadPartCopy"): {"kms:GenerateDataKey", "kms:Decrypt"},
+    ("s3", "CompleteMultipartUpload"): {"kms:Decrypt"},
+    ("s3", "GetObject"): {"kms:Decrypt"},
+    ("s3", "HeadObject"): {"kms:Decrypt"},
+}
 
 
 @pytest.fixture
@@ -104,16 +116,21 @@ def test_every_aws_action_the_code_performs_is_in_the_iam_policy(
     small = world.add(usage_count=120)
     denied = world.add(usage_count=1)
     when = datetime(2026, 1, 2, tzinfo=UTC)
-    world.run(when, license_config_arns=[large, small, denied])  # denied succeeds here
+    key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    settings = {"license_report_kms_key_id": key, "license_report_bucket_owner": "123456789012"}
+    world.run(when, license_config_arns=[large, small, denied], **settings)  # denied succeeds
     world.emulator.set_faults({"permanent_errors": {denied: "AccessDeniedException"}})
     recorded_calls.clear()
 
-    world.run(when, license_config_arns=[large, small, denied], license_alert_sns_topic_arn=topic)
-    world.run(when, license_config_arns=[large, small, denied], license_alert_sns_topic_arn=topic)
+    settings["license_alert_sns_topic_arn"] = topic
+    world.run(when, license_config_arns=[large, small, denied], **settings)
+    world.run(when, license_config_arns=[large, small, denied], **settings)
 
     unknown = recorded_calls - IAM_ACTIONS.keys()
     assert not unknown, f"map these operations to IAM actions and the policy: {unknown}"
-    needed = set().union(*(IAM_ACTIONS[call] for call in recorded_calls))
+    needed = set().union(
+        *(IAM_ACTIONS[call] | KMS_ACTIONS.get(call, set()) for call in recorded_calls)
+    )
     policy = json.loads(POLICY_FILE.read_text())
     granted = set()
     for statement in policy["Statement"]:
@@ -127,5 +144,8 @@ def test_every_aws_action_the_code_performs_is_in_the_iam_policy(
         ("sns", "Publish"),
         ("s3", "DeleteObjects"),
     } <= recorded_calls
-    # Least privilege: nothing granted that the code never needs.
+    # Least privilege: nothing granted that the code never needs; the KMS key is the report's.
     assert granted - needed <= {"s3:AbortMultipartUpload"}
+    (kms,) = [s for s in policy["Statement"] if any(a.startswith("kms:") for a in s["Action"])]
+    assert sorted(kms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert kms["Resource"] == "arn:aws:kms:REPORT_KEY_REGION:ACCOUNT_ID:key/REPORT_KEY_ID"
