@@ -29,6 +29,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = field(repr=False, default=b"")
 
 
 def s3_operation(method: str, path: str, headers: dict[str, str]) -> str:
@@ -131,7 +132,7 @@ class S3FaultProxy:
                 state = proxy.state
                 with state.lock:
                     state.requests.append(
-                        RecordedRequest(operation, self.command, self.path, headers)
+                        RecordedRequest(operation, self.command, self.path, headers, body)
                     )
                     queue = state.faults.get(operation)
                     status = queue.popleft() if queue else None
