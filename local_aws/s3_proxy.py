@@ -6,6 +6,7 @@ adds both, so that clients are tested at the HTTP level, as they meet S3:
 
     with S3FaultProxy(moto_url) as proxy:
         proxy.fail("UploadPart", [503, 500, 503])   # the next three UploadPart answers
+        proxy.slow_down("CopyObject", 2.0)           # each CopyObject waits two seconds
         ...  # point AWS_ENDPOINT_URL_S3 at proxy.url
         proxy.requests                               # every request: operation and headers
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +64,7 @@ def s3_operation(method: str, path: str, headers: dict[str, str]) -> str:
 @dataclass
 class _State:
     faults: dict[str, deque[int]] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)
     served: Counter[str] = field(default_factory=Counter)
     requests: list[RecordedRequest] = field(default_factory=list)
     bucket_owner: str | None = None
@@ -87,6 +90,11 @@ class S3FaultProxy:
         """The next ``len(statuses)`` requests of ``operation`` are answered with these."""
         with self.state.lock:
             self.state.faults.setdefault(operation, deque()).extend(statuses)
+
+    def slow_down(self, operation: str, seconds: float) -> None:
+        """Every later request of ``operation`` waits ``seconds`` before it is forwarded."""
+        with self.state.lock:
+            self.state.delays[operation] = seconds
 
     def expect_bucket_owner(self, account_id: str | None) -> None:
         """Answer 403 AccessDenied, as S3 does, when a request names another bucket owner."""
@@ -136,6 +144,7 @@ class S3FaultProxy:
                     )
                     queue = state.faults.get(operation)
                     status = queue.popleft() if queue else None
+                    delay = state.delays.get(operation, 0.0)
                     if status:
                         state.served[operation] += 1
                 owner = headers.get("x-amz-expected-bucket-owner")
@@ -148,6 +157,7 @@ class S3FaultProxy:
                 if status is not None:
                     self._answer_error(status)
                     return
+                time.sleep(delay)
                 self._forward(body)
 
             def _answer_error(self, status: int) -> None:

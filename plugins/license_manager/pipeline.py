@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from license_manager.hooks import ReportBucketHook
+    from license_manager.report_writer import RunReport
 
 
 class CollectionFailed(AirflowFailException):
@@ -146,7 +147,12 @@ def write_report(
     report: Mapping[str, Any], s3_hook: Callable[..., ReportBucketHook] = _s3_hook
 ) -> dict[str, Any]:
     """Gather every requested ARN's outcome and write the report set; return the verdict input."""
-    from license_manager.report_writer import RunReport, read_staged_outcomes, write_report_set
+    from license_manager.report_writer import (
+        RunReport,
+        completed_report_set,
+        read_staged_outcomes,
+        write_report_set,
+    )
 
     s3 = s3_hook(
         report["aws_conn_id"],
@@ -154,6 +160,9 @@ def write_report(
         bucket_owner=report.get("bucket_owner"),
     )
     location = RunReport(**{name: report[name] for name in RunReport.__dataclass_fields__})
+    written = completed_report_set(s3, location)
+    if written is not None:  # an earlier try of this task wrote it all, then was lost
+        return _verdict(location, written)
     identities = [
         {key: entry[key] for key in ("arn", "region", "account_id", "configuration_id")}
         for entry in report["requested"]
@@ -167,9 +176,14 @@ def write_report(
         for entry in report["requested"]
     ]
     manifest = write_report_set(s3, location, outcomes, datetime.now(UTC))
+    return _verdict(location, manifest)
+
+
+def _verdict(location: RunReport, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What check_collection needs of a written report set."""
     return {
         "location": f"s3://{location.bucket}/{location.folder}",
-        "configurations": len(outcomes),
+        "configurations": len(manifest["configurations"]),
         "not_collected": [
             {"arn": entry["arn"], "status": entry["status"], "error": entry["error"]}
             for entry in manifest["configurations"]

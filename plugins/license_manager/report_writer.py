@@ -34,6 +34,7 @@ from license_manager.outcomes import NOT_RECORDED, ConfigurationOutcome, FileRec
 from license_manager.report_layout import (
     manifest_key,
     outcome_key,
+    run_settings_key,
     staged_usage_key,
     summary_key,
     usage_file_name,
@@ -173,6 +174,22 @@ def copy_staged_files(s3: ReportBucketHook, bucket: str, copies: Sequence[Staged
         list(pool.map(copy_whole, small))
     if large:
         s3.copy_objects_in_parts(bucket, [(staged.source, staged.final) for staged in large])
+
+
+def completed_report_set(s3: ReportBucketHook, report: RunReport) -> dict[str, Any] | None:
+    """The manifest of this run when an earlier try already wrote the whole set, else None.
+
+    The writer empties staging (the run's settings file included) only after the manifest:
+    a manifest of this run with no staged settings left means the set is complete, and
+    writing it again from an empty staging folder would lose it.
+    """
+    if s3.read_bytes(run_settings_key(report.staging), report.bucket) is not None:
+        return None
+    body = s3.read_bytes(manifest_key(report.folder), report.bucket)
+    if body is None:
+        return None
+    manifest = json.loads(body)
+    return manifest if manifest.get("run_id") == report.run_id else None
 
 
 def _list_keys(s3: ReportBucketHook, bucket: str, prefix: str) -> list[str]:
