@@ -25,6 +25,7 @@ from license_manager.settings import SettingsError, resolve_settings
 
 CORPUS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEX = "0123456789abcdef"
+UNITS = ["minute", "minutes", "hour", "hours", "day", "days", "week", "seconds"]
 ARN = (
     "arn:aws:license-manager:us-east-1:111111111111:"
     "license-configuration:lic-0123456789abcdef0123456789abcdef"
@@ -261,3 +262,28 @@ def test_optional_settings_default_to_none():
     assert settings.license_report_kms_key_id is None
     assert settings.license_report_bucket_owner is None
     assert settings.license_alert_sns_topic_arn is None
+
+
+# --- LICENSE_TRACKING_SCHEDULE (read at parse time) ----------------------------------------------
+
+
+@CORPUS
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.builds("rate({} {})".format, st.integers(-5, 10_000), st.sampled_from(UNITS)),
+        st.builds(
+            "cron({})".format,
+            st.lists(
+                st.sampled_from(["0", "*", "?", "1-5", "MON", "W", "99", "2027"]), max_size=7
+            ).map(" ".join),
+        ),
+    )
+)
+def test_any_schedule_converts_or_fails_naming_the_variable(expression):
+    from license_manager.schedule import ScheduleError, parse_schedule
+
+    try:
+        parse_schedule(expression)
+    except ScheduleError as error:
+        assert str(error).startswith("LICENSE_TRACKING_SCHEDULE=")
