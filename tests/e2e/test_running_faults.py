@@ -3,9 +3,8 @@
 Killing the scheduler of the light deployment (LocalExecutor) takes the task processes it
 started with it, so ``write_report`` dies during its copies. The scheduler is started again;
 it finds the dead scheduler's running task and runs it again, which writes the report set
-again (or, when the killed try had finished, keeps it). The run must end with a report set
-identical to an undisturbed run's, or failed with no manifest: never a manifest over an
-incomplete set.
+again (or, when the killed try had finished, keeps it). The run ends with a report set
+identical to an undisturbed run's.
 """
 
 from __future__ import annotations
@@ -92,11 +91,8 @@ def test_scheduler_killed_while_write_report_writes(stack, proxy, local_aws_serv
 
     run = stack.wait_for_run(DAG_ID, run_id, timeout=600)
 
-    folder = run_folder(run)
-    if run["state"] == "success":
-        assert report_set(world, run) == expected
-        tries = stack.task_instances(DAG_ID, run_id)[WRITE_REPORT]["try_number"]
-        assert tries >= 2  # the killed try, then Airflow's retry
-    else:
-        assert run["state"] == "failed"
-        assert world.keys(f"{folder}manifest.json") == []
+    assert run["state"] == "success"
+    assert report_set(world, run) == expected
+    write_report = stack.task_instances(DAG_ID, run_id)[WRITE_REPORT]
+    assert write_report["try_number"] == 2  # the killed try, then the one that wrote the set
+    assert world.keys("_staging/") == []
