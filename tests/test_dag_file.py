@@ -72,6 +72,8 @@ def test_pipeline_shape_and_labels(monkeypatch):
         "license_report_prefix",
         "aws_conn_id",
         "license_alert_sns_topic_arn",
+        "license_report_kms_key_id",
+        "license_report_bucket_owner",
     }
     assert all(dag.params[name] is None for name in dag.params)
     assert "license_config_arns" in dag.doc_md

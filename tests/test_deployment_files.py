@@ -214,7 +214,7 @@ def test_env_example_holds_every_setting_of_the_contract():
         "AWS_DEFAULT_REGION",
     }
     contract |= {f"AIRFLOW_VAR_{setting.name.upper()}" for setting in SETTINGS}
-    assert len(contract) == 9
+    assert len(contract) == 11
     assert contract <= set(example)
     parse_schedule(example[SCHEDULE_VARIABLE])
     # Airflow configuration lives in deploy/airflow.env, not in a deployment's settings.
