@@ -29,7 +29,9 @@ Region of its ARN, and writes a dated CSV report set to S3:
 **Settings** (trigger form value, else the Airflow Variable of the same name, else default):
 `license_config_arns` (required), `license_report_bucket` (required),
 `license_report_prefix`, `aws_conn_id` (`aws_default`), `license_alert_sns_topic_arn`,
-`license_alert_utilization_percent` (`90`).
+`license_alert_utilization_percent` (`90`), `license_report_kms_key_id` (SSE-KMS),
+`license_report_bucket_owner` (ExpectedBucketOwner). A setting AWS would reject fails
+`resolve_settings` before anything is written, naming it.
 
 **Discovery** (optional): `license_discovery_regions`, `license_discovery_accounts` (default:
 the connection's own account), `license_account_role_arn_template` (a role assumed in every

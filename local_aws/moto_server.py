@@ -1,4 +1,4 @@
-"""moto's threaded server (S3, SNS, SQS, STS and the rest of moto) on a local port."""
+"""moto's threaded server (KMS, S3, SNS, SQS, STS and the rest of moto) on a local port."""
 
 from __future__ import annotations
 

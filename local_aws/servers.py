@@ -11,7 +11,7 @@ from local_aws.moto_server import MotoServer
 DUMMY_ACCESS_KEY = "testing"
 DUMMY_SECRET_KEY = "testing"
 DEFAULT_REGION = "us-east-1"
-MOTO_SERVICES = ("S3", "SNS", "SQS")
+MOTO_SERVICES = ("KMS", "S3", "SNS", "SQS")
 
 
 class LocalAWS:

@@ -42,6 +42,18 @@ IAM_ACTIONS = {
     ("s3", "DeleteObjects"): {"s3:DeleteObject"},
     ("sns", "Publish"): {"sns:Publish"},
 }
+# With SSE-KMS (license_report_kms_key_id), S3 uses the key for the caller: writing an object
+# needs a data key, reading one (copy sources and multipart completion included) Decrypt.
+KMS_ACTIONS = {
+    ("s3", "PutObject"): {"kms:GenerateDataKey"},
+    ("s3", "CreateMultipartUpload"): {"kms:GenerateDataKey"},
+    ("s3", "UploadPart"): {"kms:GenerateDataKey"},
+    ("s3", "CopyObject"): {"kms:GenerateDataKey", "kms:Decrypt"},
+    ("s3", "UploadPartCopy"): {"kms:GenerateDataKey", "kms:Decrypt"},
+    ("s3", "CompleteMultipartUpload"): {"kms:Decrypt"},
+    ("s3", "GetObject"): {"kms:Decrypt"},
+    ("s3", "HeadObject"): {"kms:Decrypt"},
+}
 
 
 @pytest.fixture
@@ -136,10 +148,13 @@ def _member_role_statements() -> list[dict]:
     return policy["PolicyDocument"]["Statement"]
 
 
-def _needed(calls: set[tuple[str, str]]) -> set[str]:
+def _needed(
+    calls: set[tuple[str, str]], extra: dict[tuple[str, str], set[str]] | None = None
+) -> set[str]:
+    """The IAM actions the calls need; ``extra`` adds those of SSE-KMS objects."""
     unknown = calls - IAM_ACTIONS.keys()
     assert not unknown, f"map these operations to IAM actions and the policies: {unknown}"
-    return set().union(*(IAM_ACTIONS[call] for call in calls))
+    return set().union(*(IAM_ACTIONS[call] | (extra or {}).get(call, set()) for call in calls))
 
 
 def test_every_aws_action_the_code_performs_is_in_the_iam_policy(
@@ -150,13 +165,16 @@ def test_every_aws_action_the_code_performs_is_in_the_iam_policy(
     small = world.add(usage_count=120)
     denied = world.add(usage_count=1)
     when = datetime(2026, 1, 2, tzinfo=UTC)
-    world.run(when, license_config_arns=[large, small, denied])  # denied succeeds here
+    key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    settings = {"license_report_kms_key_id": key, "license_report_bucket_owner": "123456789012"}
+    world.run(when, license_config_arns=[large, small, denied], **settings)  # denied succeeds
     world.emulator.set_faults({"permanent_errors": {denied: "AccessDeniedException"}})
     for calls in recorded_calls.values():
         calls.clear()
 
-    world.run(when, license_config_arns=[large, small, denied], license_alert_sns_topic_arn=topic)
-    world.run(when, license_config_arns=[large, small, denied], license_alert_sns_topic_arn=topic)
+    settings["license_alert_sns_topic_arn"] = topic
+    world.run(when, license_config_arns=[large, small, denied], **settings)
+    world.run(when, license_config_arns=[large, small, denied], **settings)
     # Discovery in the connection's own account and, through the reader role, in a member's.
     world.emulator.update_settings(isolate_accounts=True)
     world.add(config_arn("us-east-1", DEFAULT_ACCOUNT), usage_count=1)
@@ -167,10 +185,11 @@ def test_every_aws_action_the_code_performs_is_in_the_iam_policy(
         license_discovery_accounts=[DEFAULT_ACCOUNT, "444444444444"],
         license_account_role_arn_template="arn:aws:iam::{account_id}:role/LicenseTrackingReader",
         license_report_prefix="discovery/",
+        **settings,
     )
     assert discovery.state == "success"
 
-    needed = _needed(recorded_calls["airflow"])
+    needed = _needed(recorded_calls["airflow"], KMS_ACTIONS)
     policy = json.loads(POLICY_FILE.read_text())
     granted = _granted(policy["Statement"])
     assert needed <= granted, f"missing from {POLICY_FILE.name}: {needed - granted}"
@@ -183,8 +202,11 @@ def test_every_aws_action_the_code_performs_is_in_the_iam_policy(
         ("sts", "AssumeRole"),
         ("license-manager", "ListLicenseConfigurations"),
     } <= recorded_calls["airflow"]
-    # Least privilege: nothing granted that the code never needs.
+    # Least privilege: nothing granted that the code never needs; the KMS key is the report's.
     assert granted - needed <= {"s3:AbortMultipartUpload"}
+    (kms,) = [s for s in policy["Statement"] if str(s["Action"]).count("kms:")]
+    assert sorted(kms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert kms["Resource"] == "arn:aws:kms:REPORT_KEY_REGION:ACCOUNT_ID:key/REPORT_KEY_ID"
 
     # The member account's reader role: exactly what discovery and fetch do there.
     member_needed = _needed(recorded_calls["member"])

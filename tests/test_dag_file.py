@@ -80,6 +80,8 @@ def test_pipeline_shape_and_labels(monkeypatch):
         "license_discovery_accounts",
         "license_account_role_arn_template",
         "license_account_role_external_id",
+        "license_report_kms_key_id",
+        "license_report_bucket_owner",
     }
     discover = dag.task_dict["discover_license_configurations"]
     assert "discovery_scope_label" in discover.map_index_template

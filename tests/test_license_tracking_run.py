@@ -243,3 +243,32 @@ def test_missing_bucket_fails_without_a_manifest(world):
     dag_run = world.run(license_config_arns=arn, license_report_bucket="no-such-bucket-x")
     assert dag_run.state == "failed"
     assert task_states(dag_run)[("resolve_settings", -1)] == "failed"
+
+
+def test_write_report_tried_again_after_it_completed_keeps_the_report_set(world):
+    """A try that wrote everything and then was lost (its process killed before it reported
+    success) is run again by Airflow: staging is gone by then, and the set must stay whole."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from license_manager import pipeline
+    from sqlalchemy import select
+
+    arn = world.add(usage_count=120)
+    dag_run = world.run(license_config_arns=[arn, "12345"])
+    before = world.snapshot()
+    with create_session() as session:
+        stored = session.scalar(
+            select(XComModel.value).filter_by(
+                dag_id=dag_run.dag_id,
+                run_id=dag_run.run_id,
+                task_id="resolve_settings",
+                key="report",
+            )
+        )
+    report = XComModel.deserialize_value(type("Row", (), {"value": stored})())
+
+    result = pipeline.write_report(report)
+
+    assert world.snapshot() == before
+    assert result["configurations"] == 2
+    assert [entry["arn"] for entry in result["not_collected"]] == ["12345"]

@@ -193,7 +193,7 @@ def resolve(s3, bucket: str):
         "manual__1",
         WHEN,
         variable=lambda name: None,
-        s3_hook=lambda aws_conn_id: s3,
+        s3_hook=lambda aws_conn_id, **guards: s3,
     )
 
 

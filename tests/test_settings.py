@@ -38,7 +38,7 @@ def test_prefix_gets_one_trailing_slash():
     settings = resolve_settings(
         {
             "license_config_arns": ARN,
-            "license_report_bucket": "b",
+            "license_report_bucket": "bucket",
             "license_report_prefix": "/reports",
         },
         variables(),
@@ -49,7 +49,9 @@ def test_prefix_gets_one_trailing_slash():
 @pytest.mark.parametrize("empty", [None, "", " \n ", "[]", []])
 def test_no_arns_is_an_error_naming_the_setting(empty):
     with pytest.raises(SettingsError, match="license_config_arns"):
-        resolve_settings({"license_config_arns": empty, "license_report_bucket": "b"}, variables())
+        resolve_settings(
+            {"license_config_arns": empty, "license_report_bucket": "bucket"}, variables()
+        )
 
 
 def test_no_bucket_is_an_error_naming_the_setting():

@@ -7,8 +7,10 @@ import re
 from dataclasses import dataclass
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-_LICENSE_CONFIGURATION_RESOURCE = re.compile(r"^license-configuration:(lic-[0-9a-zA-Z]+)$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+#: A license configuration ID is ``lic-`` and 32 hexadecimal characters.
+_LICENSE_CONFIGURATION_RESOURCE = re.compile(r"^license-configuration:(lic-[0-9a-f]{32})$")
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 _SEPARATORS = re.compile(r"[\s,]+")
 
 
@@ -27,32 +29,39 @@ class LicenseConfigurationArn:
     configuration_id: str
 
 
+def _shown(text: str, limit: int = 200) -> str:
+    """The text as an error message quotes it, cut so that a huge value keeps messages short."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def parse_license_configuration_arn(text: str) -> LicenseConfigurationArn:
     """Validate one ARN; raise InvalidLicenseConfigurationArn saying what is wrong."""
     from botocore.utils import ArnParser, InvalidArnException
 
     arn = text.strip()
+    shown = _shown(arn)
     try:
         parts = ArnParser().parse_arn(arn)
     except InvalidArnException:
-        raise InvalidLicenseConfigurationArn(f"not an ARN: {arn!r}") from None
+        raise InvalidLicenseConfigurationArn(f"not an ARN: {shown}") from None
     if parts["partition"] not in PARTITIONS:
         raise InvalidLicenseConfigurationArn(
-            f"unsupported partition {parts['partition']!r} in {arn!r} "
+            f"unsupported partition {_shown(parts['partition'], 40)} in {shown} "
             f"(expected one of {', '.join(PARTITIONS)})"
         )
     if parts["service"] != "license-manager":
         raise InvalidLicenseConfigurationArn(
-            f"service is {parts['service']!r}, not 'license-manager', in {arn!r}"
+            f"service is {_shown(parts['service'], 40)}, not 'license-manager', in {shown}"
         )
-    if not parts["region"]:
-        raise InvalidLicenseConfigurationArn(f"no Region in {arn!r}")
+    if not _REGION.match(parts["region"]):
+        raise InvalidLicenseConfigurationArn(f"no valid Region in {shown}")
     if not _ACCOUNT_ID.match(parts["account"]):
-        raise InvalidLicenseConfigurationArn(f"account id is not 12 digits in {arn!r}")
+        raise InvalidLicenseConfigurationArn(f"account id is not 12 digits in {shown}")
     resource = _LICENSE_CONFIGURATION_RESOURCE.match(parts["resource"])
     if not resource:
         raise InvalidLicenseConfigurationArn(
-            f"resource is not 'license-configuration:lic-...' in {arn!r}"
+            "resource is not 'license-configuration:lic-' and 32 lowercase hexadecimal "
+            f"characters in {shown}"
         )
     return LicenseConfigurationArn(
         arn=arn,
@@ -74,6 +83,11 @@ def split_arn_list(value: str | list | None, setting: str = "license_config_arns
         return []
     if isinstance(value, str):
         text = value.strip()
+        if text.startswith("{"):
+            raise ValueError(
+                "license_config_arns is a JSON object: give a JSON list of ARNs, or ARNs "
+                "separated by commas, spaces or newlines"
+            )
         if text.startswith("["):
             try:
                 value = json.loads(text)
@@ -82,6 +96,9 @@ def split_arn_list(value: str | list | None, setting: str = "license_config_arns
         else:
             value = _SEPARATORS.split(text)
     if not isinstance(value, list):
-        raise ValueError(f"{setting} must be a list or a string separated by commas or spaces")
+        raise ValueError(
+            f"{setting} must be a list or a string separated by commas or spaces, "
+            f"not {type(value).__name__}"
+        )
     items = [str(item).strip() for item in value if item is not None]
     return list(dict.fromkeys(item for item in items if item))

@@ -23,11 +23,15 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from license_manager.provider_compat import CallerFromFrames
+from license_manager.retries import Backoff
 from license_manager.sessions import session_factory
 
-#: Merged over the connection's botocore config for License Manager clients: the operator's
-#: back-off (``license_manager.retries``) is the only retry layer, and each call is counted once.
+#: Merged over the connection's botocore config of every client here: the package's back-off
+#: (``license_manager.retries``) is the only retry layer, and each call is counted once.
 NO_BOTOCORE_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+_S3_RETRY_HANDLER = "license_manager.s3_backoff"
+_S3_GUARDS_HANDLER = "license_manager.s3_request_guards"
 
 #: Parts copied at a time by ``ReportBucketHook.copy_objects_in_parts``.
 COPY_CONCURRENCY = 10
@@ -94,12 +98,64 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
 
     Each of them records lineage as S3Hook's own methods do. The arguments are S3Hook's;
     ``transfer_config_args`` defaults to ``TRANSFER_CONFIG_ARGS``.
+
+    Every request of the client, whichever method or transfer manager makes it (each part of
+    a multipart upload or copy included), is retried with ``backoff`` (botocore's own retries
+    are off), carries ``ExpectedBucketOwner`` (and ``ExpectedSourceBucketOwner`` for copies)
+    when ``bucket_owner`` is given, and every object written uses SSE-KMS with ``kms_key_id``
+    when it is given.
+
+    :param kms_key_id: KMS key ID, key ARN, alias or alias ARN for SSE-KMS.
+    :param bucket_owner: 12-digit account ID that must own the bucket.
+    :param backoff: retry policy of each S3 request; License Manager's by default.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        kms_key_id: str | None = None,
+        bucket_owner: str | None = None,
+        backoff: Backoff | None = None,
+        **kwargs: Any,
+    ) -> None:
         if kwargs.get("transfer_config_args") is None:
             kwargs["transfer_config_args"] = dict(TRANSFER_CONFIG_ARGS)
         super().__init__(*args, **kwargs)
+        self.kms_key_id = kms_key_id
+        self.bucket_owner = bucket_owner
+        self.backoff = backoff or Backoff()
+
+    def get_client_type(
+        self,
+        region_name: str | None = None,
+        config: Config | None = None,
+        deferrable: bool = False,
+    ) -> boto3.client:
+        """The provider's client, with ``backoff`` as its retry policy and the bucket guards."""
+        config = (config or self.config).merge(NO_BOTOCORE_RETRIES)
+        client = super().get_client_type(region_name, config, deferrable)
+        events = client.meta.events
+        events.register("needs-retry.s3", self.backoff.needs_retry, unique_id=_S3_RETRY_HANDLER)
+        events.register(
+            "provide-client-params.s3", self.add_request_guards, unique_id=_S3_GUARDS_HANDLER
+        )
+        return client
+
+    def add_request_guards(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        """botocore ``provide-client-params`` handler: owner and encryption on each request.
+
+        The operation's input shape decides: any request that takes ``ExpectedBucketOwner``
+        gets it, any that writes an object (PutObject, CopyObject, CreateMultipartUpload)
+        gets SSE-KMS. Parts of a multipart upload are encrypted as the upload was created.
+        """
+        members = model.input_shape.members if model.input_shape else {}
+        if self.bucket_owner:
+            for member in ("ExpectedBucketOwner", "ExpectedSourceBucketOwner"):
+                if member in members:
+                    params.setdefault(member, self.bucket_owner)
+        if self.kms_key_id and "SSEKMSKeyId" in members:
+            params["ServerSideEncryption"] = "aws:kms"
+            params["SSEKMSKeyId"] = self.kms_key_id
 
     def put_bytes(
         self, data: bytes, key: str, bucket_name: str, content_type: str | None = None

@@ -33,6 +33,8 @@ class LicenseManagerOperator(BaseOperator):
     :param report_bucket: bucket that holds the run's staging folder (templated).
     :param staging_folder: key prefix of the run's staging folder (templated).
     :param aws_conn_id: Airflow connection for License Manager and S3 (templated).
+    :param report_kms_key_id: KMS key for SSE-KMS on the staged files (templated).
+    :param report_bucket_owner: account ID that must own ``report_bucket`` (templated).
     :param retry_max_attempts: attempts per API call before the task gives up.
     :param retry_base_delay: first back-off delay in seconds, doubled per attempt.
     :param retry_max_delay: cap of one back-off delay in seconds.
@@ -54,6 +56,8 @@ class LicenseManagerOperator(BaseOperator):
         "role_external_id",
         "role_session_name",
         "home_account_id",
+        "report_kms_key_id",
+        "report_bucket_owner",
     )
     ui_color = "#ffe8cc"
 
@@ -64,6 +68,8 @@ class LicenseManagerOperator(BaseOperator):
         report_bucket: str,
         staging_folder: str,
         aws_conn_id: str | None = "aws_default",
+        report_kms_key_id: str | None = None,
+        report_bucket_owner: str | None = None,
         retry_max_attempts: int = 6,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 20.0,
@@ -79,6 +85,8 @@ class LicenseManagerOperator(BaseOperator):
         self.report_bucket = report_bucket
         self.staging_folder = staging_folder
         self.aws_conn_id = aws_conn_id
+        self.report_kms_key_id = report_kms_key_id
+        self.report_bucket_owner = report_bucket_owner
         self.retry_max_attempts = retry_max_attempts
         self.retry_base_delay = retry_base_delay
         self.retry_max_delay = retry_max_delay
@@ -114,7 +122,12 @@ class LicenseManagerOperator(BaseOperator):
     def s3_hook(self) -> ReportBucketHook:
         from license_manager.hooks import ReportBucketHook
 
-        return ReportBucketHook(aws_conn_id=self.aws_conn_id)
+        return ReportBucketHook(
+            aws_conn_id=self.aws_conn_id,
+            kms_key_id=self.report_kms_key_id,
+            bucket_owner=self.report_bucket_owner,
+            backoff=self.backoff,
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         from license_manager.hooks import connection_lookups_shared
@@ -188,6 +201,8 @@ class LicenseManagerOperator(BaseOperator):
         report_bucket: str,
         staging_folder: str,
         aws_conn_id: str | None,
+        report_kms_key_id: str | None = None,
+        report_bucket_owner: str | None = None,
         **account_access: Any,
     ) -> list[dict[str, Any]]:
         """One kwargs dict per ARN, for ``partial(...).expand_kwargs()`` over a task's result.
@@ -203,6 +218,8 @@ class LicenseManagerOperator(BaseOperator):
                 "staging_folder": staging_folder,
                 "aws_conn_id": aws_conn_id,
                 **account_access,
+                "report_kms_key_id": report_kms_key_id,
+                "report_bucket_owner": report_bucket_owner,
             }
             for arn in license_configuration_arns
         ]

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from license_manager.hooks import ReportBucketHook
+    from license_manager.report_writer import RunReport
 
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,14 @@ def _airflow_variable(name: str) -> Any:
     return Variable.get(name, default=None)
 
 
-def _s3_hook(aws_conn_id: str) -> ReportBucketHook:
+def _s3_hook(
+    aws_conn_id: str, kms_key_id: str | None = None, bucket_owner: str | None = None
+) -> ReportBucketHook:
     from license_manager.hooks import ReportBucketHook
 
-    return ReportBucketHook(aws_conn_id=aws_conn_id)
+    return ReportBucketHook(
+        aws_conn_id=aws_conn_id, kms_key_id=kms_key_id, bucket_owner=bucket_owner
+    )
 
 
 def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
@@ -78,13 +83,20 @@ def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
 
 
 def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_id: str) -> None:
-    """Write the run's settings to staging: proves the bucket exists and is writable."""
+    """Write the run's settings to staging: proves the bucket exists and is writable.
+
+    A fault that outlasted the back-off (5xx, throttling) is left to Airflow's task retries.
+    """
     from botocore.exceptions import ClientError
+
+    from license_manager.retries import is_retryable
 
     body = json.dumps({"run_id": run_id, "settings": asdict(settings)}, indent=2).encode()
     try:
         s3.put_bytes(body, run_settings_key(staging), settings.license_report_bucket)
     except ClientError as error:
+        if is_retryable(error):
+            raise
         code = error.response.get("Error", {}).get("Code", "")
         bucket = settings.license_report_bucket
         if code == "NoSuchBucket":
@@ -123,6 +135,8 @@ def _fetch_requests(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         report_bucket=report["bucket"],
         staging_folder=report["staging"],
         aws_conn_id=report["aws_conn_id"],
+        report_kms_key_id=report.get("kms_key_id"),
+        report_bucket_owner=report.get("bucket_owner"),
         **report["account_access"],
     )
 
@@ -133,7 +147,7 @@ def resolve_run(
     run_id: str,
     run_moment: datetime,
     variable: Callable[[str], Any] = _airflow_variable,
-    s3_hook: Callable[[str], ReportBucketHook] = _s3_hook,
+    s3_hook: Callable[..., ReportBucketHook] = _s3_hook,
     caller_account: Callable[[str], str] = _caller_account,
     map_limit: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
@@ -147,7 +161,12 @@ def resolve_run(
     map_limit = map_limit or max_map_length
     prefix = settings.license_report_prefix
     staging = staging_folder(prefix, run_moment)
-    _claim_staging(s3_hook(settings.aws_conn_id), settings, staging, run_id)
+    s3 = s3_hook(
+        settings.aws_conn_id,
+        kms_key_id=settings.license_report_kms_key_id,
+        bucket_owner=settings.license_report_bucket_owner,
+    )
+    _claim_staging(s3, settings, staging, run_id)
     access = _account_access(settings, dag_id, run_id, caller_account)
     requested = [
         {**entry, "source": "listed"}
@@ -170,6 +189,8 @@ def resolve_run(
         "alert_utilization_percent": settings.license_alert_utilization_percent,
         "alert_sns_topic_arn": settings.license_alert_sns_topic_arn,
         "account_access": access.kwargs(),
+        "kms_key_id": settings.license_report_kms_key_id,
+        "bucket_owner": settings.license_report_bucket_owner,
         "requested": requested,
         "discovery_scopes": [
             {"account_id": s["account_id"], "region": s["region"]} for s in scopes
@@ -222,15 +243,28 @@ def _check_map_length(count: int, what: str, limit: int) -> None:
 
 
 def write_report(
-    report: Mapping[str, Any], s3_hook: Callable[[str], ReportBucketHook] = _s3_hook
+    report: Mapping[str, Any], s3_hook: Callable[..., ReportBucketHook] = _s3_hook
 ) -> dict[str, Any]:
     """Gather every requested ARN's outcome and write the report set; return the verdict input."""
     from license_manager.compliance import parse_threshold
     from license_manager.history import previous_consumption
-    from license_manager.report_writer import RunReport, read_staged_outcomes, write_report_set
+    from license_manager.report_writer import (
+        RunReport,
+        completed_report_set,
+        read_staged_outcomes,
+        write_report_set,
+        written_summary_records,
+    )
 
-    s3 = s3_hook(report["aws_conn_id"])
+    s3 = s3_hook(
+        report["aws_conn_id"],
+        kms_key_id=report.get("kms_key_id"),
+        bucket_owner=report.get("bucket_owner"),
+    )
     location = RunReport(**{name: report[name] for name in RunReport.__dataclass_fields__})
+    written = completed_report_set(s3, location)
+    if written is not None:  # an earlier try of this task wrote it all, then was lost
+        return _verdict(report, location, written, written_summary_records(s3, location))
     identities = [
         {key: entry[key] for key in ("arn", "region", "account_id", "configuration_id")}
         for entry in report["requested"]
@@ -245,21 +279,38 @@ def write_report(
     ]
     for outcome, entry in zip(outcomes, report["requested"], strict=True):
         outcome.source = entry.get("source", "listed")
-    discovery = report.get("discovery", [])
     previous = previous_consumption(s3, location.bucket, location.prefix, location.run_timestamp)
     threshold = parse_threshold(report.get("alert_utilization_percent", "90"))
     manifest, records = write_report_set(
-        s3, location, outcomes, datetime.now(UTC), threshold, previous, discovery
+        s3,
+        location,
+        outcomes,
+        datetime.now(UTC),
+        threshold,
+        previous,
+        report.get("discovery", []),
     )
+    return _verdict(report, location, manifest, records)
+
+
+def _verdict(
+    report: Mapping[str, Any],
+    location: RunReport,
+    manifest: Mapping[str, Any],
+    records: Iterable[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """What check_collection, the compliance alert and the asset event need of a written set."""
     return {
-        "discovery_failed": [entry for entry in discovery if entry["status"] != "ok"],
+        "discovery_failed": [
+            entry for entry in manifest.get("discovery", []) if entry["status"] != "ok"
+        ],
         "location": f"s3://{location.bucket}/{location.folder}",
         "run_timestamp": location.run_timestamp,
-        "previous_folder": previous.folder,
+        "previous_folder": manifest.get("previous_folder"),
         "aws_conn_id": report["aws_conn_id"],
         "alert_sns_topic_arn": report.get("alert_sns_topic_arn"),
         "near_or_over_limit": near_or_over_limit(records),
-        "configurations": len(outcomes),
+        "configurations": len(manifest["configurations"]),
         "not_collected": [
             {"arn": entry["arn"], "status": entry["status"], "error": entry["error"]}
             for entry in manifest["configurations"]
@@ -268,7 +319,7 @@ def write_report(
     }
 
 
-def near_or_over_limit(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def near_or_over_limit(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The summary cells the compliance alert shows, of each configuration near a limit."""
     from license_manager.compliance import ALERTING
     from license_manager.compliance_alert import ALERT_COLUMNS

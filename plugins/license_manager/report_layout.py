@@ -129,3 +129,23 @@ def outcome_key(staging: str, configuration_id: str) -> str:
 
 def staged_usage_key(staging: str, configuration_id: str) -> str:
     return f"{staging}{configuration_id}/{usage_file_name(configuration_id)}"
+
+
+# --- Limits -----------------------------------------------------------------------------------
+
+
+def longest_key_under_prefix() -> int:
+    """Bytes the longest key of a run adds after its prefix: a staged usage file.
+
+    Configuration IDs are ``lic-`` and 32 hexadecimal characters; run timestamps have a fixed width.
+    """
+    configuration_id = "lic-" + "0" * 32
+    moment = datetime(2000, 1, 1, tzinfo=UTC)
+    keys = (
+        staged_usage_key(staging_folder("", moment), configuration_id),
+        outcome_key(staging_folder("", moment), configuration_id),
+        usage_key(run_folder("", moment), configuration_id),
+        summary_key(run_folder("", moment)),
+        manifest_key(run_folder("", moment)),
+    )
+    return max(len(key.encode("utf-8")) for key in keys)

@@ -8,6 +8,7 @@ come from ``report_layout``, rows and cells from ``csv_schema``; every S3 call i
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -37,6 +38,7 @@ from license_manager.outcomes import NOT_RECORDED, ConfigurationOutcome, FileRec
 from license_manager.report_layout import (
     manifest_key,
     outcome_key,
+    run_settings_key,
     staged_usage_key,
     summary_key,
     usage_file_name,
@@ -178,6 +180,28 @@ def copy_staged_files(s3: ReportBucketHook, bucket: str, copies: Sequence[Staged
         list(pool.map(copy_whole, small))
     if large:
         s3.copy_objects_in_parts(bucket, [(staged.source, staged.final) for staged in large])
+
+
+def completed_report_set(s3: ReportBucketHook, report: RunReport) -> dict[str, Any] | None:
+    """The manifest of this run when an earlier try already wrote the whole set, else None.
+
+    The writer empties staging (the run's settings file included) only after the manifest:
+    a manifest of this run with no staged settings left means the set is complete, and
+    writing it again from an empty staging folder would lose it.
+    """
+    if s3.read_bytes(run_settings_key(report.staging), report.bucket) is not None:
+        return None
+    body = s3.read_bytes(manifest_key(report.folder), report.bucket)
+    if body is None:
+        return None
+    manifest = json.loads(body)
+    return manifest if manifest.get("run_id") == report.run_id else None
+
+
+def written_summary_records(s3: ReportBucketHook, report: RunReport) -> list[dict[str, str]]:
+    """The rows of the run's written summary CSV, as text cells."""
+    body = s3.read_bytes(summary_key(report.folder), report.bucket) or b""
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
 
 
 def _list_keys(s3: ReportBucketHook, bucket: str, prefix: str) -> list[str]:

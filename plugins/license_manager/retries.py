@@ -2,7 +2,8 @@
 
 botocore's own retries are off for License Manager (``LicenseManagerHook``): botocore does
 not recognise ``RateLimitExceededException`` as throttling, and one policy for every retry
-keeps each API call counted once. The operator applies the policy around the hook's calls.
+keeps each API call counted once. The operator applies the policy around the hook's calls;
+``ReportBucketHook`` applies it to each S3 request through botocore's ``needs-retry`` event.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
@@ -27,12 +28,24 @@ THROTTLING_CODES = frozenset(
 )
 
 
+def is_retryable_answer(code: str, status: int) -> bool:
+    """An AWS error answer worth another try: throttling or a 5xx (S3's 503 SlowDown included)."""
+    return code in THROTTLING_CODES or status >= 500
+
+
 def is_retryable(error: BaseException) -> bool:
-    """Throttling, 5xx answers and connection errors are worth another try."""
+    """Throttling, 5xx answers and connection errors are worth another try.
+
+    boto3's S3UploadFailedError wraps the ClientError of the upload; that error decides.
+    """
+    from boto3.exceptions import S3UploadFailedError
+
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return code in THROTTLING_CODES or status >= 500
+        return is_retryable_answer(code, status)
+    if isinstance(error, S3UploadFailedError) and error.__context__ is not None:
+        return is_retryable(error.__context__)
     return isinstance(error, BotocoreConnectionError | HTTPClientError)
 
 
@@ -71,6 +84,41 @@ class Backoff:
                 )
                 time.sleep(wait)
                 attempt += 1
+
+    def needs_retry(
+        self,
+        response: tuple[Any, dict[str, Any]] | None = None,
+        attempts: int = 1,
+        caught_exception: BaseException | None = None,
+        operation: Any = None,
+        **kwargs: Any,
+    ) -> float | None:
+        """This policy as a botocore ``needs-retry`` handler: the delay before the next attempt.
+
+        Registered on a client, it retries each request (a part of a multipart upload, a copy,
+        a completion) on its own; None means no retry.
+        """
+        if caught_exception is not None:
+            retryable, reason = is_retryable(caught_exception), str(caught_exception)
+        elif response is not None:
+            status = response[0].status_code
+            code = response[1].get("Error", {}).get("Code", "")
+            retryable, reason = is_retryable_answer(code, status), f"{status} {code}".strip()
+        else:
+            return None
+        if not retryable or attempts >= self.max_attempts:
+            return None
+        wait = self.delay(attempts)
+        name = getattr(operation, "name", "request")
+        log.warning(
+            "%s failed (attempt %d of %d): %s; retrying in %.2fs",
+            name,
+            attempts,
+            self.max_attempts,
+            reason,
+            wait,
+        )
+        return wait
 
     def pages(
         self, fetch_page: Callable[[str | None], tuple[T, str | None]], description: str

@@ -11,7 +11,11 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from license_manager.arns import split_arn_list
+from license_manager.arns import (
+    InvalidLicenseConfigurationArn,
+    parse_license_configuration_arn,
+    split_arn_list,
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,16 @@ SETTINGS = (
         "Empty: the connection's credentials for every account.",
     ),
     Setting("license_account_role_external_id", "ExternalId passed to AssumeRole."),
+    Setting(
+        "license_report_kms_key_id",
+        "KMS key (ID, ARN or alias) for SSE-KMS on every object the run writes; empty: the "
+        "bucket's default encryption.",
+    ),
+    Setting(
+        "license_report_bucket_owner",
+        "12-digit account ID that must own the report bucket (ExpectedBucketOwner on every "
+        "S3 request); empty: not checked.",
+    ),
 )
 
 #: Settings that take a list (a JSON list or a separated string), as the trigger form shows them.
@@ -92,6 +106,8 @@ class Settings:
     license_discovery_accounts: list[str] = field(default_factory=list)
     license_account_role_arn_template: str | None = None
     license_account_role_external_id: str | None = None
+    license_report_kms_key_id: str | None = None
+    license_report_bucket_owner: str | None = None
 
 
 def _is_given(value: Any) -> bool:
@@ -127,25 +143,23 @@ def resolve_settings(params: Mapping[str, Any], variable: Callable[[str], Any]) 
             "(AIRFLOW_VAR_LICENSE_CONFIG_ARNS), or give Regions to discover in "
             "license_discovery_regions"
         )
-    bucket = str(values["license_report_bucket"] or "").strip()
-    if not bucket:
+    if not organisation["license_discovery_regions"]:
+        _require_a_valid_arn(arns)
+    if not _is_given(values["license_report_bucket"]):
         raise SettingsError(
             "license_report_bucket is not set: give it in the trigger form or set the Airflow "
             "Variable license_report_bucket (AIRFLOW_VAR_LICENSE_REPORT_BUCKET)"
         )
-    prefix = str(values["license_report_prefix"] or "").strip().lstrip("/")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    topic = str(values["license_alert_sns_topic_arn"] or "").strip() or None
+    try:
+        checked = _validated(values)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
     threshold = _utilization_threshold(values["license_alert_utilization_percent"])
     return Settings(
         license_config_arns=arns,
-        license_report_bucket=bucket,
-        license_report_prefix=prefix,
-        aws_conn_id=str(values["aws_conn_id"]).strip(),
-        license_alert_sns_topic_arn=topic,
         license_alert_utilization_percent=threshold,
         **organisation,
+        **checked,
     )
 
 
@@ -176,4 +190,44 @@ def _organisation_settings(values: Mapping[str, Any]) -> dict[str, Any]:
         "license_account_role_arn_template": template and discovery.check_role_template(template),
         "license_account_role_external_id": external_id
         and discovery.check_external_id(external_id),
+    }
+
+
+def _require_a_valid_arn(arns: list[str]) -> None:
+    """A run with no valid ARN would write nothing and look green: it fails instead.
+
+    Invalid entries next to valid ones are reported in the summary, not here.
+    """
+    problems = []
+    for text in arns:
+        try:
+            parse_license_configuration_arn(text)
+        except InvalidLicenseConfigurationArn as error:
+            problems.append(str(error))
+        else:
+            return
+    shown = "; ".join(problems[:3]) + (
+        f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    )
+    raise SettingsError(
+        f"license_config_arns holds no valid license configuration ARN "
+        f"({len(problems)} entries): {shown}"
+    )
+
+
+def _validated(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting but the ARNs, normalised; ValueError naming the first one AWS would reject."""
+    from license_manager import validation
+
+    return {
+        "license_report_bucket": validation.bucket_name(values["license_report_bucket"]),
+        "license_report_prefix": validation.report_prefix(values["license_report_prefix"] or ""),
+        "aws_conn_id": validation.connection_id(values["aws_conn_id"]),
+        "license_alert_sns_topic_arn": validation.sns_topic_arn(
+            values["license_alert_sns_topic_arn"]
+        ),
+        "license_report_kms_key_id": validation.kms_key_id(values["license_report_kms_key_id"]),
+        "license_report_bucket_owner": validation.account_id(
+            "license_report_bucket_owner", values["license_report_bucket_owner"]
+        ),
     }

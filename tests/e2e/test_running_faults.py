@@ -1,0 +1,98 @@
+"""Faults in the running system: the scheduler SIGKILLed while write_report is mid-write.
+
+Killing the scheduler of the light deployment (LocalExecutor) takes the task processes it
+started with it, so ``write_report`` dies during its copies. The scheduler is started again;
+it finds the dead scheduler's running task and runs it again, which writes the report set
+again (or, when the killed try had finished, keeps it). The run ends with a report set
+identical to an undisturbed run's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from local_airflow.environment import AIRFLOW_COMMANDS
+from local_aws.s3_proxy import S3FaultProxy
+from tests.e2e.license_runs import DAG_ID, new_world, run_folder
+
+SCHEDULER = "airflow-scheduler"
+WRITE_REPORT = ("write_report", -1)
+
+
+@pytest.fixture(scope="module")
+def proxy(local_aws_servers):
+    with S3FaultProxy(local_aws_servers.moto_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def stack(airflow_stack, proxy):
+    env = {
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        "AWS_ENDPOINT_URL_S3": proxy.url,
+        # The restarted scheduler takes the dead scheduler's running tasks back (and runs them
+        # again) once that scheduler has missed its heartbeats for 15 s, checking every 10 s.
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
+    }
+    with airflow_stack("running-faults", env) as stack:
+        stack.wait_for_dag(DAG_ID)
+        stack.api.patch(f"/dags/{DAG_ID}", json={"is_paused": False})
+        yield stack
+
+
+def report_set(world, run) -> dict:
+    """A run's report files by name, without what differs between runs (IDs, times, folder)."""
+    folder = run_folder(run)
+    view = {}
+    for key in world.keys(folder):
+        name = key.removeprefix(folder)
+        if name == "license-consumption-summary.csv":
+            view[name] = [{**row, "CollectedAt": None} for row in world.read_dicts(key)]
+        elif name == "manifest.json":
+            manifest = json.loads(world.read(key))
+            ignored = ("run_id", "run_timestamp", "collected_at", "folder", "files")
+            view[name] = {k: v for k, v in manifest.items() if k not in ignored}
+            view["files"] = [(f["key"].removeprefix(folder), f["rows"]) for f in manifest["files"]]
+        else:
+            view[name] = world.read(key)
+    return view
+
+
+def test_scheduler_killed_while_write_report_writes(stack, proxy, local_aws_servers):
+    world = new_world(local_aws_servers)
+    arns = [world.add(name=f"Configuration {n}", usage_count=40 + n) for n in range(4)]
+    conf = {"license_config_arns": arns, "license_report_bucket": world.bucket}
+    calm = stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, conf)["dag_run_id"])
+    assert calm["state"] == "success"
+    expected = report_set(world, calm)
+    assert len(expected) == 4 + 3  # usage files, summary, manifest, the manifest's file list
+
+    proxy.slow_down("CopyObject", 15.0)  # the copies run side by side: kill during them
+    try:
+        run_id = stack.trigger(DAG_ID, conf)["dag_run_id"]
+        copies = len([r for r in proxy.requests if r.operation == "CopyObject"])
+
+        def mid_write() -> bool:
+            states = stack.task_instances(DAG_ID, run_id)
+            copied = len([r for r in proxy.requests if r.operation == "CopyObject"])
+            return states[WRITE_REPORT]["state"] == "running" and copied > copies
+
+        stack.wait_for(lambda: mid_write() or None, "write_report copying", timeout=240)
+        stack.killed.add(SCHEDULER)
+        stack.processes.kill(SCHEDULER)
+        time.sleep(2)
+    finally:
+        proxy.slow_down("CopyObject", 0.0)
+    stack.start_component(SCHEDULER, AIRFLOW_COMMANDS[SCHEDULER].split())
+
+    run = stack.wait_for_run(DAG_ID, run_id, timeout=600)
+
+    assert run["state"] == "success"
+    assert report_set(world, run) == expected
+    write_report = stack.task_instances(DAG_ID, run_id)[WRITE_REPORT]
+    assert write_report["try_number"] == 2  # the killed try, then the one that wrote the set
+    assert world.keys("_staging/") == []

@@ -1,0 +1,179 @@
+"""S3 as it really answers: bursts of 503 SlowDown and 500, the bucket owner check, SSE-KMS.
+
+An HTTP proxy in front of moto (``local_aws.s3_proxy``) injects the faults and records every
+request a run sends, so that each part of a multipart upload or copy is seen as S3 sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from license_manager.report_layout import MANIFEST_FILE, SUMMARY_FILE
+
+from local_aws.s3_proxy import S3FaultProxy
+from tests.support import task_states
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+WHEN = datetime(2026, 3, 4, tzinfo=UTC)
+#: moto's account: the owner of every bucket it creates.
+MOTO_ACCOUNT = "123456789012"
+#: Three consecutive faults on every kind of write: the package back-off allows six attempts.
+BURST = {
+    "PutObject": [503, 500, 503],
+    "CreateMultipartUpload": [503, 500, 503],
+    "UploadPart": [503, 500, 503],
+    "CompleteMultipartUpload": [500, 503, 500],
+    "CopyObject": [503, 500, 503],
+    "UploadPartCopy": [503, 500, 503],
+}
+WRITES = {"PutObject", "CopyObject", "CreateMultipartUpload"}
+
+
+@pytest.fixture
+def proxy(local_aws_servers, monkeypatch):
+    with S3FaultProxy(local_aws_servers.moto_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        yield proxy
+
+
+@pytest.fixture
+def two_configurations(world):
+    """One configuration whose usage file is over 8 MiB (multipart upload and copy), one small."""
+    return [world.add(usage_count=60_000), world.add(usage_count=120)]
+
+
+def report_set(world) -> dict:
+    """The report set without what differs between two runs of it (run ID, collection times)."""
+    folder = world.folder()
+    view = {}
+    for key in world.keys():
+        name = key.removeprefix(folder)
+        body = world.read(key)
+        if name == SUMMARY_FILE:
+            rows = world.read_dicts(key)
+            view[name] = [{**row, "CollectedAt": None} for row in rows]
+        elif name == MANIFEST_FILE:
+            manifest = json.loads(body)
+            view[name] = {
+                **manifest,
+                "collected_at": None,
+                "run_id": None,
+                "files": [{"key": file["key"], "rows": file["rows"]} for file in manifest["files"]],
+            }
+        else:
+            view[name] = hashlib.sha256(body).hexdigest()
+    return view
+
+
+def try_numbers(dag_run) -> set[int]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        instances = session.query(TaskInstance).filter_by(
+            dag_id=dag_run.dag_id, run_id=dag_run.run_id
+        )
+        return {ti.try_number for ti in instances}
+
+
+def test_a_burst_of_503s_and_500s_on_every_write_leaves_the_report_set_identical(
+    world, proxy, two_configurations
+):
+    undisturbed = world.run(WHEN, license_config_arns=two_configurations)
+    assert undisturbed.state == "success"
+    expected = report_set(world)
+    for operation, statuses in BURST.items():
+        proxy.fail(operation, statuses)
+
+    disturbed = world.run(WHEN, license_config_arns=two_configurations)
+
+    assert disturbed.state == "success"
+    assert proxy.faults_pending() == {}
+    assert proxy.faults_served == Counter({name: len(burst) for name, burst in BURST.items()})
+    # Each request was retried inside its task: no task needed a second try.
+    assert try_numbers(disturbed) == {1}
+    assert report_set(world) == expected
+    assert world.keys(f"{world.manifest()['prefix']}_staging/") == []
+
+
+@pytest.mark.parametrize(("faults", "succeeds"), [(2, True), (3, False)])
+def test_each_request_is_tried_as_often_as_the_back_off_allows(
+    local_aws_servers, proxy, faults, succeeds
+):
+    from botocore.exceptions import ClientError
+    from license_manager.hooks import ReportBucketHook
+    from license_manager.retries import Backoff
+
+    bucket = "backoff-counted"
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    hook = ReportBucketHook(aws_conn_id=None, backoff=Backoff(3, base_delay=0.01))
+    proxy.fail("PutObject", [503] * faults)
+    first = len(proxy.requests)
+
+    if succeeds:
+        hook.put_bytes(b"data", "key", bucket)
+    else:
+        with pytest.raises(ClientError, match="SlowDown"):
+            hook.put_bytes(b"data", "key", bucket)
+
+    assert [request.operation for request in proxy.requests[first:]] == ["PutObject"] * min(
+        faults + 1, 3
+    )
+
+
+def test_every_s3_request_names_the_owner_and_every_object_is_written_with_the_kms_key(
+    world, proxy, two_configurations
+):
+    key_arn = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    proxy.expect_bucket_owner(MOTO_ACCOUNT)
+    first = len(proxy.requests)
+
+    dag_run = world.run(
+        WHEN,
+        license_config_arns=two_configurations,
+        license_report_kms_key_id=key_arn,
+        license_report_bucket_owner=MOTO_ACCOUNT,
+    )
+
+    assert dag_run.state == "success"
+    sent = proxy.requests[first:]
+    operations = {request.operation for request in sent}
+    assert {
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "DeleteObjects",
+    } | WRITES <= (operations)
+    for request in sent:
+        assert request.headers.get("x-amz-expected-bucket-owner") == MOTO_ACCOUNT, request
+        if request.operation in WRITES:
+            assert request.headers.get("x-amz-server-side-encryption") == "aws:kms", request
+            assert request.headers.get("x-amz-server-side-encryption-aws-kms-key-id") == key_arn
+        if "x-amz-copy-source" in request.headers:
+            assert request.headers.get("x-amz-source-expected-bucket-owner") == MOTO_ACCOUNT
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for key in world.keys():
+        head = s3.head_object(Bucket=world.bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms", key
+        assert key_arn.endswith(head["SSEKMSKeyId"].rsplit("/", 1)[-1]), key
+
+
+def test_a_bucket_of_another_owner_fails_the_run_before_anything_is_written(
+    world, proxy, two_configurations, capsys
+):
+    proxy.expect_bucket_owner(MOTO_ACCOUNT)
+
+    dag_run = world.run(
+        WHEN, license_config_arns=two_configurations, license_report_bucket_owner="999999999999"
+    )
+
+    assert dag_run.state == "failed"
+    assert task_states(dag_run)[("resolve_settings", -1)] == "failed"
+    assert world.keys() == []
+    assert "license_report_bucket" in capsys.readouterr().out
