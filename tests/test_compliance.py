@@ -68,7 +68,7 @@ def test_threshold_default_and_variable():
         "arn:aws:license-manager:us-east-1:111111111111:"
         "license-configuration:lic-0123456789abcdef0123456789abcdef"
     )
-    params = {"license_config_arns": arn, "license_report_bucket": "b"}
+    params = {"license_config_arns": arn, "license_report_bucket": "reports"}
     assert resolve_settings(params, lambda name: None).license_alert_utilization_percent == "90"
     variables = {"license_alert_utilization_percent": "75.5"}
     assert resolve_settings(params, variables.get).license_alert_utilization_percent == "75.5"

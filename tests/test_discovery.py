@@ -16,7 +16,7 @@ from tests.support import config_arn
 
 
 def _settings(**values):
-    return resolve_settings({"license_report_bucket": "b", **values}, lambda _: None)
+    return resolve_settings({"license_report_bucket": "reports", **values}, lambda _: None)
 
 
 def test_discovery_alone_needs_no_arns_and_lists_take_every_form():
