@@ -70,8 +70,12 @@ def test_discovery_in_three_accounts_one_denied(
         for region in REGIONS
     }
     assert all("AccessDenied" in d["error"] for d in manifest["discovery"] if d["status"] != "ok")
-    assert [c["arn"] for c in manifest["configurations"]] == sorted(
-        found, key=lambda arn: (arn.split(":")[4], arn.split(":")[3], arn)
+    # The home account also holds what earlier tests of the session seeded: all discovered.
+    collected = [c["arn"] for c in manifest["configurations"]]
+    assert set(found) <= set(collected) and hidden not in collected
+    assert not [arn for arn in collected if arn.split(":")[4] not in (HOME, MEMBER_A)]
+    assert collected == sorted(
+        collected, key=lambda arn: (arn.split(":")[4], arn.split(":")[3], arn)
     )
     assert {c["status"] for c in manifest["configurations"]} == {"ok"}
 
@@ -84,7 +88,7 @@ def test_discovery_in_three_accounts_one_denied(
     assert labels == sorted(f"{a} / {r}" for a in (HOME, MEMBER_A, DENIED) for r in REGIONS)
     assert [ti["state"] for (task_id, _), ti in instances.items() if task_id == FETCH] == [
         "success"
-    ] * 3
+    ] * len(collected)
     assert instances[("check_collection", -1)]["state"] == "failed"
 
     alerts = stack.wait_for(

@@ -19,6 +19,7 @@ from local_aws.s3_proxy import S3FaultProxy
 from tests.e2e.license_runs import DAG_ID, new_world, run_folder
 
 SCHEDULER = "airflow-scheduler"
+PER_RUN_COLUMNS = ("CollectedAt", "PreviousConsumedLicenses", "ConsumedLicensesChange")
 WRITE_REPORT = ("write_report", -1)
 
 
@@ -45,16 +46,26 @@ def stack(airflow_stack, proxy):
 
 
 def report_set(world, run) -> dict:
-    """A run's report files by name, without what differs between runs (IDs, times, folder)."""
+    """A run's report files by name, without what differs between runs (IDs, times, folder,
+    and the comparison with the previous report set, which the second run has)."""
     folder = run_folder(run)
     view = {}
     for key in world.keys(folder):
         name = key.removeprefix(folder)
         if name == "license-consumption-summary.csv":
-            view[name] = [{**row, "CollectedAt": None} for row in world.read_dicts(key)]
+            view[name] = [
+                {**row, **dict.fromkeys(PER_RUN_COLUMNS)} for row in world.read_dicts(key)
+            ]
         elif name == "manifest.json":
             manifest = json.loads(world.read(key))
-            ignored = ("run_id", "run_timestamp", "collected_at", "folder", "files")
+            ignored = (
+                "run_id",
+                "run_timestamp",
+                "collected_at",
+                "folder",
+                "files",
+                "previous_folder",
+            )
             view[name] = {k: v for k, v in manifest.items() if k not in ignored}
             view["files"] = [(f["key"].removeprefix(folder), f["rows"]) for f in manifest["files"]]
         else:

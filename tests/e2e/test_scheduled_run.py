@@ -76,7 +76,8 @@ def test_scheduler_runs_the_dag_on_the_environment_schedule(stack, configured):
         *(usage_key(folder, arn) for arn in arns),
     }
     instances = stack.task_instances(DAG_ID, run["dag_run_id"])
-    assert {(ti["state"], ti["try_number"]) for ti in instances.values()} == {("success", 1)}
+    ran = [ti for ti in instances.values() if ti["state"] != "skipped"]  # no discovery
+    assert {(ti["state"], ti["try_number"]) for ti in ran} == {("success", 1)}
     assert [instances[(FETCH, index)]["rendered_map_index"] for index in range(2)] == [
         "Visual Studio Enterprise",
         "RHEL for SAP",
