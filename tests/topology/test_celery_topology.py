@@ -96,6 +96,11 @@ def assert_report_complete(s3, bucket: str, prefix: str, expected: dict[str, int
     assert summary["rows"] == len(expected)
 
 
+def ran(instances: list[dict]) -> list[dict]:
+    """The task instances that ran: discovery is skipped when no Regions are given."""
+    return [ti for ti in instances if ti["task_id"] != "discover_license_configurations"]
+
+
 def test_forty_configurations_run_on_both_workers(both_workers, topology_aws, s3, bucket):
     topology = both_workers
     expected = seed(topology_aws, 40)
@@ -107,7 +112,7 @@ def test_forty_configurations_run_on_both_workers(both_workers, topology_aws, s3
     assert state == "success", describe(instances)
     mapped = fetches(instances)
     assert sorted(mapped) == list(range(40))
-    assert {ti["state"] for ti in instances} == {"success"}
+    assert {ti["state"] for ti in ran(instances)} == {"success"}
     hosts = Counter(ti["hostname"] for ti in mapped.values())
     assert set(hosts) == set(topology.workers), hosts
     assert_report_complete(s3, bucket, "forty/", expected)
@@ -150,7 +155,7 @@ def test_a_killed_worker_s_tasks_retry_on_the_other(both_workers, topology_aws, 
     assert state == "success", describe(instances)
     mapped = fetches(instances)
     assert sorted(mapped) == list(range(40))
-    assert {ti["state"] for ti in instances} == {"success"}
+    assert {ti["state"] for ti in ran(instances)} == {"success"}
     for index in killed:
         ti = mapped[index]
         assert ti["try_number"] >= 2, describe(instances)
