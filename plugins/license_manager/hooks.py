@@ -68,6 +68,17 @@ class TaskFriendlyAwsHookMixin(CallerFromFrames):
         )
         return factory.create_session(deferrable=deferrable)
 
+    def get_client_type(
+        self,
+        region_name: str | None = None,
+        config: Config | None = None,
+        deferrable: bool = False,
+    ) -> boto3.client:
+        """The provider's client, configured as the connection says, without botocore retries:
+        the package's back-off (``license_manager.retries``) is the only retry layer."""
+        config = (config or self.config).merge(NO_BOTOCORE_RETRIES)  # type: ignore[attr-defined]
+        return super().get_client_type(region_name, config, deferrable)  # type: ignore[misc]
+
     @classmethod
     def get_connection(cls, conn_id: str) -> Any:
         lookups = _SHARED_LOOKUPS.get()
@@ -131,8 +142,7 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
         config: Config | None = None,
         deferrable: bool = False,
     ) -> boto3.client:
-        """The provider's client, with ``backoff`` as its retry policy and the bucket guards."""
-        config = (config or self.config).merge(NO_BOTOCORE_RETRIES)
+        """The package's client, with ``backoff`` as its retry policy and the bucket guards."""
         client = super().get_client_type(region_name, config, deferrable)
         events = client.meta.events
         events.register("needs-retry.s3", self.backoff.needs_retry, unique_id=_S3_RETRY_HANDLER)
@@ -246,16 +256,6 @@ class LicenseManagerHook(TaskFriendlyAwsHookMixin, AwsBaseHook):
             aws_session_token=self._credentials["SessionToken"],
             region_name=region_name or self.region_name,
         )
-
-    def get_client_type(
-        self,
-        region_name: str | None = None,
-        config: Config | None = None,
-        deferrable: bool = False,
-    ) -> boto3.client:
-        """The provider's client, configured as the connection says, without botocore retries."""
-        config = (config or self.config).merge(NO_BOTOCORE_RETRIES)
-        return super().get_client_type(region_name, config, deferrable)
 
     def get_license_configuration(self, arn: str) -> dict[str, Any]:
         """The configuration's details as GetLicenseConfiguration returns them."""
