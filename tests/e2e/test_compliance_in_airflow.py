@@ -127,7 +127,9 @@ def test_the_page_in_the_ui_shows_rhel_over_its_limit(stack, demo, two_runs):
             page.get_by_label("Username").fill(stack.username)
             page.get_by_label("Password").fill(stack.password)
             page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{stack.url}/**")
+            # The login page's own redirect must finish first, or it aborts the next goto.
+            page.wait_for_url(lambda url: "/auth/" not in url and "login" not in url)
+            page.wait_for_load_state("networkidle")
             page.goto(f"{stack.url}/plugin/license-consumption")
             frame = page.frame_locator("iframe")
             try:
