@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk import DAG, TriggerRule, task
 from license_manager.alerts import LicenseAlertNotifier
 from license_manager.assets import LICENSE_CONSUMPTION_REPORT
 from license_manager.discovery import SCOPE_LABEL_KEY
 from license_manager.operators import MAP_INDEX_TEMPLATE, LicenseManagerOperator
 from license_manager.schedule import schedule_from_environment
-from license_manager.settings import LIST_SETTINGS, SETTINGS
+from license_manager.settings import trigger_form_params
 
 DOC_MD = """
 # License tracking
@@ -126,19 +126,7 @@ with DAG(
     max_active_runs=1,
     doc_md=DOC_MD,
     tags=["license-manager", "aws", "reporting"],
-    params={
-        setting.name: Param(
-            None,
-            type=["null", "string", "array"]
-            if setting.name in LIST_SETTINGS
-            else ["null", "string"],
-            title=setting.name,
-            description=setting.description
-            + (f" Default: {setting.default!r}." if setting.default else "")
-            + " Empty: the Airflow Variable of the same name.",
-        )
-        for setting in SETTINGS
-    },
+    params=trigger_form_params(),
     default_args={
         "retries": 2,
         "retry_delay": timedelta(seconds=30),

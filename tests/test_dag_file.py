@@ -87,6 +87,10 @@ def test_pipeline_shape_and_labels(monkeypatch):
     assert "discovery_scope_label" in discover.map_index_template
     assert discover.downstream_task_ids == {"merge_configurations"}
     assert all(dag.params[name] is None for name in dag.params)
+    # The draft whose meta-schema jsonschema checks fast: every task validates every param.
+    assert {param.schema["$schema"] for param in dag.params.values()} == {
+        "http://json-schema.org/draft-07/schema#"
+    }
     assert "license_config_arns" in dag.doc_md
     write = dag.task_dict["write_report"]
     assert [outlet.name for outlet in write.outlets] == ["license_consumption_report"]

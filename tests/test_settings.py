@@ -67,3 +67,18 @@ def test_readme_documents_every_setting():
     readme = (ROOT / "README.md").read_text()
     for setting in SETTINGS:
         assert f"| `{setting.name}` |" in readme
+
+
+def test_the_trigger_forms_params_take_text_or_lists_as_each_setting_does():
+    from airflow.sdk.exceptions import ParamValidationError
+    from license_manager.settings import trigger_form_params
+
+    params = trigger_form_params()
+    assert params["license_config_arns"].resolve([ARN]) == [ARN]
+    assert params["license_config_arns"].resolve(ARN) == ARN
+    assert params["license_report_bucket"].resolve("reports") == "reports"
+    assert params["license_report_bucket"].resolve(None) is None
+    with pytest.raises(ParamValidationError):
+        params["license_report_bucket"].resolve(["reports"])
+    with pytest.raises(ParamValidationError):
+        params["license_config_arns"].resolve(12)

@@ -82,11 +82,11 @@ def stage_usage_file(
     configuration_id: str,
     pages: Iterable[list[dict[str, Any]]],
 ) -> FileRecord:
-    """Stream usage pages into a CSV on local disk, then upload it (multipart when large).
+    """Stream usage pages into a CSV on local disk, then upload it.
 
-    Only one page is held in memory at a time, whatever the number of records. The file is
-    uploaded by name, so each part is read from disk as it is sent: a file object would be
-    read ahead into memory part by part.
+    Only one page is held in memory at a time, whatever the number of records. A file under
+    the multipart threshold is one PutObject; a larger one is uploaded by name in parts, each
+    read from disk as it is sent (a file object would be read ahead into memory part by part).
     """
     key = staged_usage_key(staging, configuration_id)
     rows = 0
@@ -100,7 +100,11 @@ def stage_usage_file(
             rows += len(page)
         text.flush()
         spool.flush()
-        s3.load_file(spool.name, key, bucket_name=bucket, replace=True)
+        if sink.size < s3.transfer_config.multipart_threshold:
+            spool.seek(0)
+            s3.put_bytes(spool.read(), key, bucket)  # one PutObject, no transfer manager
+        else:
+            s3.load_file(spool.name, key, bucket_name=bucket, replace=True)
         return FileRecord(key=key, rows=rows, bytes=sink.size, sha256=sink.sha256.hexdigest())
 
 

@@ -115,7 +115,7 @@ class SharedBotocoreSessionFactory(BaseSessionFactory):
         if deferrable:
             return super().create_session(deferrable=True)
         if not self.conn:
-            self.log.info(
+            self.log.debug(  # the provider has already warned that the connection is missing
                 "No AWS connection: boto3's own credential chain is used (region_name=%r).",
                 self.region_name,
             )
