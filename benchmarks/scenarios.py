@@ -11,6 +11,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,16 +89,23 @@ class Bench:
         )
 
     def run(
-        self, dag_id: str, arns: list[str], timeout: float = 3600, *, measure_cpu: bool = False
+        self,
+        dag_id: str,
+        arns: list[str],
+        timeout: float = 3600,
+        *,
+        measure_cpu: bool = False,
+        conf: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Trigger a run through the REST API with its own bucket; wait for it to finish.
 
-        With ``measure_cpu``, ``cpu_seconds`` holds the CPU-seconds each process group used
+        ``conf`` adds to the run's conf (``license_config_arns`` and the bucket). With
+        ``measure_cpu``, ``cpu_seconds`` holds the CPU-seconds each process group used
         from the trigger until the run's last task process has ended (``cpu_seconds``).
         """
         bucket = f"bench-{uuid.uuid4().hex[:12]}"
         self.s3.create_bucket(Bucket=bucket)
-        conf = {"license_config_arns": arns, "license_report_bucket": bucket}
+        conf = {"license_config_arns": arns, "license_report_bucket": bucket, **(conf or {})}
         before = self.cpu_seconds() if measure_cpu else None
         run = self.stack.api.post(
             f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}
@@ -143,6 +151,11 @@ class Bench:
                 seen.add(resource)
                 rows += 1
         return rows, duplicates
+
+    def task_seconds(self, dag_id: str, run_id: str, task_id: str) -> float | None:
+        """The duration of one unmapped task instance of the run, as the REST API reports it."""
+        path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
+        return self.stack.api.get(f"{path}/{task_id}").json()["duration"]
 
     def task_ids(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
         """Task instance id -> task id, for every instance of the run (paged)."""
