@@ -5,6 +5,7 @@ write ``benchmarks/results/latest.json``.
     .venv/bin/python -m benchmarks --smoke    # tiny sizes: checks that figures are produced
     .venv/bin/python -m benchmarks --only parse_cost api_calls
     .venv/bin/python -m benchmarks --only airflow_overhead --overhead-arns 40 --overhead-rounds 2
+    .venv/bin/python -m benchmarks --only org_scale --org-rounds 3   # 20 accounts x 3 Regions
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ from local_airflow import LightAirflow
 from local_aws.servers import LocalAWS
 
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
-STACK_SCENARIOS = ("api_calls", "airflow_overhead", "big_usage", "throttled")
-ALL = ("api_calls", "airflow_overhead", "big_usage", "parse_cost", "throttled", "compliance_page")
+STACK_SCENARIOS = ("api_calls", "airflow_overhead", "big_usage", "throttled", "org_scale")
+ALL = (
+    "api_calls",
+    "airflow_overhead",
+    "big_usage",
+    "parse_cost",
+    "throttled",
+    "compliance_page",
+    "org_scale",
+)
 
 
 def headline(result: Result) -> str:
@@ -57,10 +66,23 @@ def headline(result: Result) -> str:
             f"previous set: {sum(lookup['s3_calls'].values())} calls, {lookup['seconds']}s; "
             f"page data cold {page['cold_seconds']}s, warm {page['warm_ms_median']} ms"
         )
+    if result.scenario == "org_scale":
+        return org_headline(f)
     if result.scenario == "throttled":
         extra = f["extra_calls"] / f["minimum"]
         return f"lost {f['records_lost']}, extra calls {f['extra_calls']} (+{extra:.0%})"
     return ""
+
+
+def org_headline(f: dict) -> str:
+    writer = f["writer_seconds"]["license_tracking"]
+    growth = f["database_bytes_added"]["license_tracking"]
+    return (
+        f"{f['collected']:,}/{f['configurations']:,} collected, calls ratio "
+        f"{f['calls_ratio']:.2f}; wall {f['ratio']:.2f}x the floor ({f['overlap']}); "
+        f"writer {writer['median'] if writer else '?'}s; "
+        f"db +{growth['max'] if growth else 0:,.0f} B; " + cpu_split(f["cpu_seconds"])
+    )
 
 
 def cpu_split(cpu: dict) -> str:
@@ -138,8 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--overhead-arns", type=int, help="airflow_overhead: mapped tasks")
     parser.add_argument("--overhead-rounds", type=int, help="airflow_overhead: rounds")
+    parser.add_argument(
+        "--org-configurations", type=int, help="org_scale: configurations (default 1,500)"
+    )
+    parser.add_argument("--org-rounds", type=int, help="org_scale: rounds (default 1)")
     args = parser.parse_args(argv)
-    knobs = {"airflow_overhead": {"arns": args.overhead_arns, "rounds": args.overhead_rounds}}
+    knobs = {
+        "airflow_overhead": {"arns": args.overhead_arns, "rounds": args.overhead_rounds},
+        "org_scale": {"configurations": args.org_configurations, "rounds": args.org_rounds},
+    }
 
     results = []
     with tempfile.TemporaryDirectory(prefix="license-benchmarks-") as workdir:

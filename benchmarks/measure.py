@@ -86,6 +86,12 @@ def database_bytes(home: Path) -> int:
     return (pages - free) * size
 
 
+def database_file_bytes(home: Path) -> int:
+    """Bytes of the SQLite metadata database's files on disk (its write-ahead log included)."""
+    files = (home / "airflow.db", home / "airflow.db-wal")
+    return sum(path.stat().st_size for path in files if path.exists())
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
