@@ -91,6 +91,15 @@ def test_pipeline_shape_and_labels(monkeypatch):
     assert {param.schema["$schema"] for param in dag.params.values()} == {
         "http://json-schema.org/draft-07/schema#"
     }
+    # What the dag-processor stores, the scheduler and the trigger form read back.
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    stored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    assert {name: param.schema for name, param in stored.params.items()} == {
+        name: param.schema for name, param in dag.params.items()
+    }
+    arns = dict(stored.params.items())["license_config_arns"]
+    assert arns.description.startswith("License configuration")
     assert "license_config_arns" in dag.doc_md
     write = dag.task_dict["write_report"]
     assert [outlet.name for outlet in write.outlets] == ["license_consumption_report"]

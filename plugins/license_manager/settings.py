@@ -101,15 +101,15 @@ def trigger_form_params() -> dict[str, Param]:
     return {
         setting.name: Param(
             None,
+            description=setting.description
+            + (f" Default: {setting.default!r}." if setting.default else "")
+            + " Empty: the Airflow Variable of the same name.",
             schema={
                 "$schema": PARAM_SCHEMA_DRAFT,
                 "type": ["null", "string", "array"]
                 if setting.name in LIST_SETTINGS
                 else ["null", "string"],
                 "title": setting.name,
-                "description": setting.description
-                + (f" Default: {setting.default!r}." if setting.default else "")
-                + " Empty: the Airflow Variable of the same name.",
             },
         )
         for setting in SETTINGS
