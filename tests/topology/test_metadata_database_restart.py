@@ -7,7 +7,20 @@ server shutdown sends), new connections are refused for a few seconds, then acce
 (``CeleryTopology.restart_database``). This happens while fetch tasks run on the workers.
 
 Components that exit on the lost connections are started again, as compose's
-``restart: always`` does (``LocalAirflow.restart_always``); the test prints which ones.
+``restart: always`` does (``LocalAirflow.restart_always``); the test prints which ones. What
+happens, as seen in the components' logs:
+
+- the scheduler, the dag-processor and the triggerer exit (an ``OperationalError`` out of their
+  loops) and are started again; the new scheduler marks the old one failed and adopts its
+  Celery tasks;
+- the api-server stays up: it answers 500 to the task processes while the database is down,
+  and the Task SDK retries those calls; afterwards ``[database] sql_alchemy_pool_pre_ping``
+  (on by default) replaces the pooled connections that were dropped;
+- running fetch tasks finish;
+- in some runs, a Celery worker that cannot record a task as started in the result backend
+  (the metadata database) drops that task before it runs; the scheduler sends it again once it
+  has been queued for ``[scheduler] task_queued_timeout`` (90 s in these tests, Airflow's
+  default 600 s), and the run finishes that much later.
 
 The run must end: either it succeeds and its report set is identical to an undisturbed run's
 of the same configurations, with nothing left in staging, or it fails and its folder holds no
