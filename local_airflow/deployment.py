@@ -54,6 +54,10 @@ class LocalAirflow:
         self.logs = home / "process-logs"
         self.env: dict[str, str] = {}
         self.killed: set[str] = set()  # components ended on purpose; not a failure
+        #: When on, a component that exits unasked is started again instead of failing the
+        #: wait (compose's ``restart: always``); each restart is recorded in ``restarts``.
+        self.restart_always = False
+        self.restarts: list[str] = []
         self._api: ApiClient | None = None
 
     # --- What a flavour decides --------------------------------------------------------------
@@ -144,9 +148,14 @@ class LocalAirflow:
     # --- Readiness ----------------------------------------------------------------------------
 
     def check_alive(self) -> None:
-        """Raise, with the end of its log, when a component has died unasked."""
+        """Raise, with the end of its log, when a component has died unasked; with
+        ``restart_always``, start it again instead."""
         dead = self.processes.dead(ignoring=self.killed)
-        if dead:
+        if dead and self.restart_always:
+            for component in dead:
+                self.processes.restart(component.name)
+                self.restarts.append(component.name)
+        elif dead:
             tails = "\n".join(f"--- {c.name} ---\n{tail(c.log, 30)}" for c in dead)
             codes = ", ".join(f"{c.name} ({c.process.returncode})" for c in dead)
             raise LocalAirflowError(f"exited: {codes}\n{tails}")

@@ -152,6 +152,13 @@ class Supervisor:
         self.components[name] = component
         return component
 
+    def restart(self, name: str) -> Component:
+        """Start an exited component again with its command, environment and log."""
+        component = self.components[name]
+        if component.alive():
+            raise LocalAirflowError(f"{name} is still running")
+        return self.start(name, component.command, component.env, component.log)
+
     def run(
         self, command: list[str], env: Mapping[str, str], timeout: float, *, name: str = "cli"
     ) -> subprocess.CompletedProcess[str]:

@@ -18,8 +18,10 @@ native substitutions (``native_settings``): this flavour overrides nothing else.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from local_airflow.deployment import LocalAirflow
 from local_airflow.environment import (
@@ -220,6 +222,39 @@ class CeleryTopology(LocalAirflow):
         finally:
             connection.close()
         self.database_created = False
+
+    def restart_database(self, down_for: float = 5.0, interval: float = 0.25) -> int:
+        """What a restart of the metadata database looks like to its clients, without
+        restarting the PostgreSQL server that other databases share: every connection to this
+        deployment's database is dropped, new ones are refused for ``down_for`` seconds
+        (connections that were being opened are dropped every ``interval``), then accepted
+        again. Returns how many connections were dropped."""
+        connection = self._postgres()
+        dropped = 0
+        try:
+            with connection.cursor() as cursor:
+                self._allow_connections(cursor, False)
+                try:
+                    deadline = time.monotonic() + down_for
+                    while time.monotonic() < deadline:
+                        dropped += self._terminate_connections(cursor)
+                        time.sleep(interval)
+                finally:
+                    self._allow_connections(cursor, True)
+        finally:
+            connection.close()
+        return dropped
+
+    def _allow_connections(self, cursor: Any, allowed: bool) -> None:
+        cursor.execute(f'ALTER DATABASE "{self.database}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+
+    def _terminate_connections(self, cursor: Any) -> int:
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (self.database,),
+        )
+        return int(cursor.fetchone()[0])
 
     def _claim_redis_db(self) -> None:
         """The first Redis database that is empty, locked for this run with SET NX."""

@@ -17,7 +17,7 @@ from local_aws.http_server import HttpRequest, HttpResponse, ThreadedHttpServer
 from local_aws.operations import usage_resume_token
 from local_aws.seeding import SeedSource, load_seed
 from local_aws.store import Store
-from local_aws.sts import StsFront
+from local_aws.sts import IssuedCredentials, StsFront
 
 
 class LicenseManagerEmulator:
@@ -63,9 +63,11 @@ class LicenseManagerEmulator:
     def reset(
         self, *, calls: bool = True, faults: bool = True, data: bool = True, settings: bool = True
     ) -> None:
-        """Back to the start state: no calls counted, no faults, the initial seed and settings."""
+        """Back to the start state: no calls counted (nor STS credentials remembered as issued),
+        no faults, the initial seed and settings."""
         if calls:
             self._calls.reset()
+            self._sts.forget_issued()
         if faults:
             self._faults.clear()
         if data:
@@ -94,6 +96,11 @@ class LicenseManagerEmulator:
 
     def reset_calls(self) -> None:
         self._calls.reset()
+
+    def issued_credentials(self) -> list[IssuedCredentials]:
+        """The temporary credentials of every AssumeRole granted through the STS front since the
+        last reset of calls: for tests that look for them where they must not be."""
+        return self._sts.issued()
 
     def settings(self) -> dict[str, Any]:
         return self._settings.as_dict()

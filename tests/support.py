@@ -38,6 +38,9 @@ class World:
     servers: Any
     dag: Any
     bucket: str
+    #: An S3 client of the servers' moto; by default one from the environment, which the
+    #: session's fixtures point at moto.
+    client: Any = None
 
     @property
     def emulator(self):
@@ -47,7 +50,7 @@ class World:
     def s3(self):
         import boto3
 
-        return boto3.client("s3", region_name="us-east-1")
+        return self.client or boto3.client("s3", region_name="us-east-1")
 
     def seed(self, *configurations: dict[str, Any]) -> list[str]:
         self.emulator.seed(list(configurations), replace=False)
@@ -96,6 +99,39 @@ class World:
     def snapshot(self) -> dict[str, str]:
         """Every object's key and sha256."""
         return {key: hashlib.sha256(self.read(key)).hexdigest() for key in self.keys()}
+
+
+#: Summary columns that differ between two runs of the same configurations.
+PER_RUN_COLUMNS = ("CollectedAt", "PreviousConsumedLicenses", "ConsumedLicensesChange")
+#: Manifest fields that differ between two runs of the same configurations.
+PER_RUN_MANIFEST_FIELDS = (
+    "run_id",
+    "run_timestamp",
+    "collected_at",
+    "folder",
+    "files",
+    "previous_folder",
+)
+
+
+def report_set(world: World, folder: str) -> dict[str, Any]:
+    """The report files of the run folder ``folder`` by name, without what differs between runs
+    (IDs, times, folder, and the comparison with the previous report set): two runs of the same
+    configurations that both went well have equal report sets."""
+    view: dict[str, Any] = {}
+    for key in world.keys(folder):
+        name = key.removeprefix(folder)
+        if name == "license-consumption-summary.csv":
+            view[name] = [
+                {**row, **dict.fromkeys(PER_RUN_COLUMNS)} for row in world.read_dicts(key)
+            ]
+        elif name == "manifest.json":
+            manifest = json.loads(world.read(key))
+            view[name] = {k: v for k, v in manifest.items() if k not in PER_RUN_MANIFEST_FIELDS}
+            view["files"] = [(f["key"].removeprefix(folder), f["rows"]) for f in manifest["files"]]
+        else:
+            view[name] = world.read(key)
+    return view
 
 
 def task_states(dag_run) -> dict[tuple[str, int], str]:

@@ -9,17 +9,16 @@ identical to an undisturbed run's.
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from local_airflow.environment import AIRFLOW_COMMANDS
 from local_aws.s3_proxy import S3FaultProxy
+from tests import support
 from tests.e2e.license_runs import DAG_ID, new_world, run_folder
 
 SCHEDULER = "airflow-scheduler"
-PER_RUN_COLUMNS = ("CollectedAt", "PreviousConsumedLicenses", "ConsumedLicensesChange")
 WRITE_REPORT = ("write_report", -1)
 
 
@@ -46,31 +45,8 @@ def stack(airflow_stack, proxy):
 
 
 def report_set(world, run) -> dict:
-    """A run's report files by name, without what differs between runs (IDs, times, folder,
-    and the comparison with the previous report set, which the second run has)."""
-    folder = run_folder(run)
-    view = {}
-    for key in world.keys(folder):
-        name = key.removeprefix(folder)
-        if name == "license-consumption-summary.csv":
-            view[name] = [
-                {**row, **dict.fromkeys(PER_RUN_COLUMNS)} for row in world.read_dicts(key)
-            ]
-        elif name == "manifest.json":
-            manifest = json.loads(world.read(key))
-            ignored = (
-                "run_id",
-                "run_timestamp",
-                "collected_at",
-                "folder",
-                "files",
-                "previous_folder",
-            )
-            view[name] = {k: v for k, v in manifest.items() if k not in ignored}
-            view["files"] = [(f["key"].removeprefix(folder), f["rows"]) for f in manifest["files"]]
-        else:
-            view[name] = world.read(key)
-    return view
+    """A run's report files by name, without what differs between runs."""
+    return support.report_set(world, run_folder(run))
 
 
 def test_scheduler_killed_while_write_report_writes(stack, proxy, local_aws_servers):

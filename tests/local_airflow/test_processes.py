@@ -141,3 +141,33 @@ def test_an_ended_child_s_cpu_is_counted_in_its_parent_s_reaped(supervisors):
     assert counted.reaped >= 0.25  # the kernel counts in clock ticks
     assert counted.own > 0
     assert counted.title.startswith(sys.executable)
+
+
+# A component that starts, says so, and exits: as Airflow's scheduler does when it loses its
+# metadata database.
+EXITING_COMPONENT = (
+    "import os; print('started', os.environ['WHO'], flush=True); raise SystemExit(3)"
+)
+
+
+def test_restart_always_starts_a_component_that_exited_again(tmp_path: Path):
+    from local_airflow import LightAirflow
+    from local_airflow.processes import LocalAirflowError
+
+    deployment = LightAirflow(tmp_path)
+    log = tmp_path / "scheduler.log"
+    command = [sys.executable, "-c", EXITING_COMPONENT]
+    first = deployment.processes.start("scheduler", command, {**os.environ, "WHO": "me"}, log)
+    first.process.wait(timeout=30)
+    with pytest.raises(LocalAirflowError, match=r"exited: scheduler \(3\)"):
+        deployment.check_alive()
+
+    deployment.restart_always = True
+    deployment.check_alive()
+
+    again = deployment.processes.components["scheduler"]
+    assert again is not first and again.command == command
+    again.process.wait(timeout=30)
+    assert log.read_text().splitlines() == ["started me", "started me"]
+    assert deployment.restarts == ["scheduler"]
+    deployment.processes.stop([], timeout=0.5)

@@ -91,6 +91,27 @@ def test_assumed_role_credentials_are_the_target_accounts(aws):
     assert sts.get_caller_identity()["Account"] == ACCOUNT_A
 
 
+def test_the_sts_front_remembers_the_credentials_it_issued_until_reset(aws):
+    first, second = _assume(aws, ACCOUNT_A), _assume(aws, ACCOUNT_B)
+
+    issued = aws.emulator.issued_credentials()
+
+    assert [(c.role_arn, *c.secrets) for c in issued] == [
+        (
+            f"arn:aws:iam::{account}:role/LicenseTrackingReader",
+            credentials["AccessKeyId"],
+            credentials["SecretAccessKey"],
+            credentials["SessionToken"],
+        )
+        for account, credentials in ((ACCOUNT_A, first), (ACCOUNT_B, second))
+    ]
+    aws.emulator.reset()
+    assert aws.emulator.issued_credentials() == []
+    # forgotten as issued, still the member account's keys
+    sts = _session(aws, **first).client("sts", "us-east-1", endpoint_url=aws.emulator_url)
+    assert sts.get_caller_identity()["Account"] == ACCOUNT_A
+
+
 def test_a_denied_role_cannot_be_assumed(aws):
     role = f"arn:aws:iam::{ACCOUNT_B}:role/LicenseTrackingReader"
     aws.emulator.update_settings(denied_roles=[role])
