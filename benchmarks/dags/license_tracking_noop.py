@@ -1,6 +1,6 @@
 """The platform floor: license_tracking's shape (resolve, one mapped discovery task per account
-and Region, merge, one mapped task per ARN, write, check) with tasks that do nothing.
-Benchmarks compare the real DAG's wall time with this one's.
+and Region, merge, one mapped task per ARN, write, check, compliance alert) with tasks that do
+nothing. Benchmarks compare the real DAG's wall time with this one's.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ def check_collection(result: dict) -> str:
     return "ok"
 
 
+@task
+def compliance_alert(result: dict) -> str:
+    return "no configuration near its limit"
+
+
 with DAG(
     dag_id="license_tracking_noop",
     schedule=None,
@@ -62,3 +67,4 @@ with DAG(
     report = write_report()
     fetched >> report
     check_collection(report)
+    compliance_alert(report)
