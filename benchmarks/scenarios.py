@@ -136,7 +136,9 @@ class Bench:
         }
 
     def manifest(self, bucket: str) -> dict[str, Any]:
-        keys = [item["Key"] for item in self.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        """The run's manifest.json, wherever it is among the bucket's keys (every page)."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
         (key,) = [key for key in keys if key.endswith("/manifest.json")]
         return json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 

@@ -135,6 +135,7 @@ PARSE_IN_ISOLATION = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a fresh Airflow interpreter
 def test_dag_file_parses_without_network_variables_or_database(tmp_path):
     env = {
         **os.environ,

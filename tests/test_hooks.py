@@ -130,6 +130,7 @@ def test_hooks_in_a_shared_block_look_their_connection_up_once(monkeypatch, defi
     assert lookups == ["reporting"]
 
 
+@pytest.mark.slow  # a fresh Airflow interpreter per case
 @pytest.mark.parametrize(("setting", "preloaded"), [(None, False), ("True", True)])
 def test_plugin_preloads_only_when_asked(setting, preloaded):
     import os

@@ -226,6 +226,7 @@ def test_with_the_deployments_setting_the_providers_own_hooks_take_the_fast_path
     assert probe.registrations == 0 and probe.files_read == []
 
 
+@pytest.mark.slow  # a fresh Airflow interpreter
 def test_the_deployment_names_this_factory_and_the_provider_resolves_it():
     """deploy/airflow.env's ``[aws] session_factory``, in a process that first imports the
     provider with it: the provider imports this package while importing ``base_aws``."""

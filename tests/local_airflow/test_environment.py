@@ -91,6 +91,7 @@ def test_no_airflow_aws_or_session_setting_is_inherited(monkeypatch):
     assert not [k for k in inherited if k.startswith(("AIRFLOW", "AWS_", "LICENSE_TRACKING_"))]
 
 
+@pytest.mark.slow  # waits for connections to time out
 def test_unreachable_services_are_named_with_how_to_start_them(monkeypatch):
     monkeypatch.setattr(topology, "POSTGRES_PORT", free_port())
     monkeypatch.setattr(topology, "REDIS_PORT", free_port())

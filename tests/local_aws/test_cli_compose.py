@@ -9,6 +9,7 @@ import socket
 import urllib.request
 
 import boto3
+import pytest
 
 from tests.local_aws.helpers import serving_cli
 
@@ -19,6 +20,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # starts the local AWS CLI in a process
 def test_serve_on_all_interfaces_with_buckets(tmp_path):
     emulator_port, moto_port = free_port(), free_port()
     with serving_cli(
