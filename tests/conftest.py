@@ -143,3 +143,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         module = item.nodeid.split("::", 1)[0]
         module_tier[module] = max(module_tier.get(module, 0), tier)
     items.sort(key=lambda item: module_tier[item.nodeid.split("::", 1)[0]])
+
+
+@pytest.fixture
+def alert_queue(local_aws_servers):
+    """An SNS topic, and a function returning the messages an SQS queue on it received."""
+    from tests.support import AlertQueue
+
+    queue = AlertQueue()
+    return queue.topic, queue.messages

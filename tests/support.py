@@ -143,3 +143,34 @@ def task_states(dag_run) -> dict[tuple[str, int], str]:
             dag_id=dag_run.dag_id, run_id=dag_run.run_id
         )
         return {(ti.task_id, ti.map_index): ti.state for ti in instances}
+
+
+class AlertQueue:
+    """An SNS topic with an SQS queue subscribed to it; every message received is kept."""
+
+    def __init__(self, name: str | None = None) -> None:
+        import boto3
+
+        name = name or f"license-alerts-{uuid.uuid4().hex[:8]}"
+        self.sns = boto3.client("sns", region_name="us-east-1")
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+        self.topic = self.sns.create_topic(Name=name)["TopicArn"]
+        self.queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        self.sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=queue_arn)
+        self._received: list[tuple[str, str]] = []
+
+    def received(self) -> list[tuple[str, str]]:
+        """(subject, message) of every notification so far, oldest first."""
+        answer = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+        for message in answer.get("Messages", []):
+            body = json.loads(message["Body"])
+            self._received.append((body.get("Subject", ""), body["Message"]))
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return list(self._received)
+
+    def messages(self) -> list[str]:
+        """The message of every notification so far."""
+        return [message for _, message in self.received()]

@@ -56,25 +56,6 @@ KMS_ACTIONS = {
 }
 
 
-@pytest.fixture
-def alert_queue(world):
-    """An SNS topic with an SQS queue subscribed to it."""
-    sns = boto3.client("sns", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    topic = sns.create_topic(Name=f"alerts-{world.bucket}")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=f"alerts-{world.bucket}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-
-    def messages() -> list[str]:
-        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
-        return [json.loads(m["Body"])["Message"] for m in received.get("Messages", [])]
-
-    return topic, messages
-
-
 def test_failure_alert_reaches_a_subscribed_queue_naming_the_arn(world, alert_queue):
     topic, messages = alert_queue
     good = world.add(name="Fine", usage_count=3)

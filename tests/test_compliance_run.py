@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
-from tests.support import config_arn, task_states
+from tests.support import AlertQueue, config_arn, task_states
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -31,23 +30,11 @@ def set_consumed(world, arn: str, consumed: int, count: int | None, name: str) -
 
 
 @pytest.fixture
-def alert_queue(world):
-    """An SNS topic with an SQS queue subscribed to it; messages() returns (subject, body)."""
-    sns = boto3.client("sns", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    topic = sns.create_topic(Name=f"compliance-{world.bucket}")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=f"compliance-{world.bucket}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-
-    def messages() -> list[tuple[str, str]]:
-        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
-        bodies = [json.loads(m["Body"]) for m in received.get("Messages", [])]
-        return [(body.get("Subject", ""), body["Message"]) for body in bodies]
-
-    return topic, messages
+def compliance_queue(local_aws_servers):
+    """An SNS topic, and a function returning (subject, message) of what an SQS queue on it
+    received."""
+    queue = AlertQueue()
+    return queue.topic, queue.received
 
 
 def summary_of(world, moment: datetime) -> dict[str, dict[str, str]]:
@@ -63,8 +50,8 @@ def manifest_of(world, moment: datetime) -> dict:
     return json.loads(world.read(manifest_key(run_folder("", moment))))
 
 
-def test_statuses_and_change_since_the_previous_run(world, alert_queue):
-    topic, messages = alert_queue
+def test_statuses_and_change_since_the_previous_run(world, compliance_queue):
+    topic, messages = compliance_queue
     over, at, near, fine, unlimited = (config_arn() for _ in range(5))
     set_consumed(world, over, 22, 20, "over")
     set_consumed(world, at, 20, 20, "at")
@@ -137,8 +124,8 @@ def test_a_backfilled_run_compares_with_the_set_before_its_own_timestamp(world):
     assert manifest_of(world, DAY_2)["previous_folder"] == "2026/11/27/20261127T000000Z/"
 
 
-def test_no_compliance_alert_when_nothing_is_near_a_limit(world, alert_queue):
-    topic, messages = alert_queue
+def test_no_compliance_alert_when_nothing_is_near_a_limit(world, compliance_queue):
+    topic, messages = compliance_queue
     arn = set_consumed(world, config_arn(), 3, 20, "fine")
     dag_run = world.run(DAY_1, license_config_arns=arn, license_alert_sns_topic_arn=topic)
     assert dag_run.state == "success"

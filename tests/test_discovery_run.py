@@ -14,7 +14,6 @@ import pytest
 from local_aws.arns import DEFAULT_ACCOUNT
 from local_aws.seeding import make_configuration
 from tests.support import config_arn, task_states
-from tests.test_alerts_and_permissions import alert_queue  # noqa: F401 - a fixture
 
 HOME = DEFAULT_ACCOUNT  # the account of the connection's keys (moto's and the emulator's)
 MEMBER_A = "111111111111"
@@ -189,7 +188,7 @@ def test_failures_per_account_and_region_never_stop_the_others(org):
     assert collected == set(arns[(HOME, "us-east-1")] + arns[(MEMBER_A, "us-east-1")])
 
 
-def test_failed_discovery_alert_names_the_accounts_and_regions(org, alert_queue):  # noqa: F811
+def test_failed_discovery_alert_names_the_accounts_and_regions(org, alert_queue):
     world, _ = org
     topic, messages = alert_queue
     world.emulator.update_settings(

@@ -12,7 +12,6 @@ import pytest
 
 from local_aws.s3_proxy import S3FaultProxy
 from tests.conftest import AIRFLOW_HOME
-from tests.test_alerts_and_permissions import alert_queue  # noqa: F401 (a fixture)
 from tests.test_discovery_run import (
     HOME,
     MEMBER_A,
@@ -36,7 +35,7 @@ def files_holding(root, marker: bytes) -> list[str]:
     return [str(path) for path in root.rglob("*") if path.is_file() and marker in path.read_bytes()]
 
 
-def test_the_connections_secret_appears_nowhere(world, alert_queue, monkeypatch, capsys, caplog):  # noqa: F811
+def test_the_connections_secret_appears_nowhere(world, alert_queue, monkeypatch, capsys, caplog):
     topic, messages = alert_queue
     marker = f"secret-{uuid.uuid4().hex}"
     monkeypatch.setenv(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
@@ -72,27 +70,3 @@ def reports(local_aws_servers) -> Iterator[World]:
     """
     yield new_world(local_aws_servers)
     local_aws_servers.emulator.clear_faults()
-
-
-@pytest.fixture
-def alert_queue(local_aws_servers) -> tuple[str, Callable[[], list[str]]]:
-    """An SNS topic and a function returning the messages of an SQS queue subscribed to it."""
-    name = f"license-alerts-{uuid.uuid4().hex[:8]}"
-    sns = boto3.client("sns", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    topic = sns.create_topic(Name=name)["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    received: list[str] = []
-
-    def messages() -> list[str]:
-        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
-        for message in answer.get("Messages", []):
-            received.append(json.loads(message["Body"])["Message"])
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return list(received)
-
-    return topic, messages

@@ -35,3 +35,13 @@ def run_folder(run: dict[str, Any], prefix: str = "") -> str:
 
 def usage_key(folder: str, arn: str) -> str:
     return f"{folder}{arn.rsplit(':', 1)[1]}-usage.csv"
+
+
+def sign_in(page: Any, stack: Any) -> None:
+    """Sign in on the login page the browser shows, and return once its redirect has finished:
+    a navigation started before would be aborted by it."""
+    page.get_by_label("Username").fill(stack.username)
+    page.get_by_label("Password").fill(stack.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/auth/" not in url and "login" not in url)
+    page.wait_for_load_state("networkidle")

@@ -12,7 +12,7 @@ import pytest
 
 from local_aws.seeding import DEMO_SEED_PATH, load_seed
 from tests.conftest import ROOT
-from tests.e2e.license_runs import DAG_ID, new_world, run_folder, trigger
+from tests.e2e.license_runs import DAG_ID, new_world, run_folder, sign_in, trigger
 from tests.e2e.test_operating import ARTIFACTS, BROWSER_ARGS, CHROMIUM
 from tests.support import World
 
@@ -124,12 +124,7 @@ def test_the_page_in_the_ui_shows_rhel_over_its_limit(stack, demo, two_runs):
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             page.goto(f"{stack.url}/")
-            page.get_by_label("Username").fill(stack.username)
-            page.get_by_label("Password").fill(stack.password)
-            page.get_by_role("button", name="Sign in").click()
-            # The login page's own redirect must finish first, or it aborts the next goto.
-            page.wait_for_url(lambda url: "/auth/" not in url and "login" not in url)
-            page.wait_for_load_state("networkidle")
+            sign_in(page, stack)
             page.goto(f"{stack.url}/plugin/license-consumption")
             frame = page.frame_locator("iframe")
             try:

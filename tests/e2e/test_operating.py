@@ -17,7 +17,15 @@ import pytest
 
 from local_airflow import LightAirflow
 from tests.conftest import ROOT
-from tests.e2e.license_runs import DAG_ID, FETCH, new_world, run_folder, trigger, usage_key
+from tests.e2e.license_runs import (
+    DAG_ID,
+    FETCH,
+    new_world,
+    run_folder,
+    sign_in,
+    trigger,
+    usage_key,
+)
 from tests.support import World
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's; see `make browser`
@@ -282,9 +290,7 @@ def test_ui_shows_mapped_instances_by_configuration_name(stack, triggered, varia
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{stack.url}/dags/{DAG_ID}/runs/{run['dag_run_id']}/tasks/{FETCH}/mapped")
-            page.get_by_label("Username").fill(stack.username)
-            page.get_by_label("Password").fill(stack.password)
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, stack)
             try:
                 for name in labels:
                     expect(page.get_by_role("link", name=name)).to_be_visible(timeout=60_000)
