@@ -5,8 +5,9 @@ AWS), runs the license_tracking DAG twice through Airflow (``airflow dags test``
 yesterday, when consumption was a little lower, and once now, so that the change column
 compares two report sets. Each run discovers every configuration of every demo account and
 Region with a role per member account. Prints which accounts and Regions were discovered,
-where the report set landed and the summary as a table (compliance status and change
-included), and copies the report set to ``.local/demo-reports/`` to open in a spreadsheet.
+where the report set landed and the summary as a table grouped by account and Region (source,
+previous and current consumption, the change with its sign, compliance status), and copies the
+report set to ``.local/demo-reports/`` to open in a spreadsheet.
 
     .venv/bin/python -m demo
 """
@@ -19,6 +20,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +38,30 @@ BUCKET = "license-reports"
 PREFIX = "reports/"
 #: The role the demo assumes in each member account (the emulator's STS grants it).
 ROLE_TEMPLATE = "arn:{partition}:iam::{account_id}:role/LicenseTrackingReader"
+#: The summary columns the table shows under each account and Region, with their titles.
 TABLE_COLUMNS = (
-    ("Region", "Region"),
-    ("AccountId", "Account"),
     ("Name", "Name"),
-    ("LicenseCountingType", "Counting"),
+    ("Source", "Source"),
     ("LicenseCount", "Licenses"),
+    ("PreviousConsumedLicenses", "Previous"),
     ("ConsumedLicenses", "Consumed"),
+    ("ConsumedLicensesChange", "Change"),
     ("UtilizationPercent", "Used %"),
     ("ComplianceStatus", "Compliance"),
-    ("ConsumedLicensesChange", "Change"),
-    ("UsageRecordCount", "Usage rows"),
-    ("Error", "Error"),
 )
+#: Columns aligned to the right.
+NUMERIC_COLUMNS = frozenset(
+    {
+        "LicenseCount",
+        "PreviousConsumedLicenses",
+        "ConsumedLicenses",
+        "ConsumedLicensesChange",
+        "UtilizationPercent",
+    }
+)
+#: Longer names are cut, so that the table fits in 120 columns.
+NAME_WIDTH = 40
+INDENT = "  "
 
 
 def yesterdays_consumption(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -104,15 +117,53 @@ def run_airflow(args: list[str], env: dict[str, str], log: Path) -> None:
         sys.exit(f"'airflow {' '.join(args)}' failed; see {log}")
 
 
+def signed(change: str) -> str:
+    """A change with its sign (``+3``, ``-2``, ``0``); empty when there is none."""
+    return f"+{change}" if change and Decimal(change) > 0 else change
+
+
+def shortened(text: str, width: int = NAME_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table_cells(row: dict[str, str]) -> list[str]:
+    """One summary row as the table shows it: a name for every row (the configuration ID of
+    one that was not collected) and the change with its sign."""
+    shown = {
+        **row,
+        "Name": shortened(
+            row["Name"] or row["LicenseConfigurationId"] or row["LicenseConfigurationArn"]
+        ),
+        "ConsumedLicensesChange": signed(row["ConsumedLicensesChange"]),
+    }
+    return [shown[column] for column, _ in TABLE_COLUMNS]
+
+
 def format_table(rows: list[dict[str, str]]) -> str:
+    """The summary as a table: a line per account and Region, the configurations under it
+    (each error on a line of its own), as the summary orders them."""
     header = [title for _, title in TABLE_COLUMNS]
-    body = [[row[column] for column, _ in TABLE_COLUMNS] for row in rows]
+    body = [table_cells(row) for row in rows]
     widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
+    right = [column in NUMERIC_COLUMNS for column, _ in TABLE_COLUMNS]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        aligned = (
+            cell.rjust(width) if is_right else cell.ljust(width)
+            for cell, width, is_right in zip(cells, widths, right, strict=True)
+        )
+        return (INDENT + "  ".join(aligned)).rstrip()
 
-    return "\n".join([line(header), line(["-" * width for width in widths]), *map(line, body)])
+    lines = ["Account / Region", line(header), line(["-" * width for width in widths])]
+    scope = None
+    for row, cells in zip(rows, body, strict=True):
+        if (row["AccountId"], row["Region"]) != scope:
+            scope = (row["AccountId"], row["Region"])
+            lines.append(f"{row['AccountId'] or '-'} / {row['Region'] or '-'}")
+        lines.append(line(cells))
+        if row["Error"]:
+            lines.append(f"{INDENT * 2}Error: {row['Error']}")
+    return "\n".join(lines)
 
 
 def download(s3, folder: str) -> Path:

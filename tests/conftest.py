@@ -152,3 +152,14 @@ def alert_queue(local_aws_servers):
 
     queue = AlertQueue()
     return queue.topic, queue.messages
+
+
+@pytest.fixture
+def s3_proxy(local_aws_servers, monkeypatch):
+    """local_aws.s3_proxy.S3FaultProxy in front of moto's S3, which every S3 client created
+    during the test reaches: it records each request and can check the bucket owner."""
+    from local_aws.s3_proxy import S3FaultProxy
+
+    with S3FaultProxy(local_aws_servers.moto_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        yield proxy

@@ -16,6 +16,8 @@ from local_aws.seeding import make_configuration
 from tests.conftest import ROOT
 
 DAG_FILE = ROOT / "dags" / "license_tracking.py"
+#: moto's account: the owner of every bucket it creates.
+MOTO_ACCOUNT = "123456789012"
 
 
 def config_arn(

@@ -8,8 +8,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from airflow.sdk import BaseNotifier
 from license_manager.compliance import compliance_status, consumed_change, parse_threshold
-from license_manager.compliance_alert import SUBJECT_PREFIX, compliance_alert
+from license_manager.compliance_alert import (
+    SUBJECT_PREFIX,
+    compliance_alert,
+    send_compliance_alert,
+)
 from license_manager.report_layout import dated_subfolders, may_hold_earlier, run_folder
 from license_manager.settings import SettingsError, resolve_settings
 
@@ -90,33 +95,37 @@ def test_only_folders_that_can_hold_an_earlier_run_are_walked():
     assert not may_hold_earlier("", "2026/11/29/20261129T060000Z/", ts)
 
 
+#: Summary rows of one report set: one over its limit, one near it, one fine.
+ALERT_ROWS = [
+    {"ComplianceStatus": "OK", "Name": "fine"},
+    {
+        "ComplianceStatus": "NEAR_LIMIT",
+        "Name": "Windows",
+        "AccountId": "111111111111",
+        "Region": "eu-west-1",
+        "ConsumedLicenses": 95,
+        "LicenseCount": 100,
+        "UtilizationPercent": "95.00",
+        "ConsumedLicensesChange": None,
+        "LicenseConfigurationArn": "arn:near",
+    },
+    {
+        "ComplianceStatus": "OVER_LIMIT",
+        "Name": "RHEL - Instance",
+        "AccountId": "222222222222",
+        "Region": "us-east-1",
+        "ConsumedLicenses": 25,
+        "LicenseCount": 20,
+        "UtilizationPercent": "125.00",
+        "ConsumedLicensesChange": 3,
+        "LicenseConfigurationArn": "arn:over",
+    },
+]
+REPORT_FOLDER = "s3://b/r/2026/11/29/20261129T000000Z/"
+
+
 def test_alert_message_is_a_table_sorted_by_severity():
-    rows = [
-        {"ComplianceStatus": "OK", "Name": "fine"},
-        {
-            "ComplianceStatus": "NEAR_LIMIT",
-            "Name": "Windows",
-            "AccountId": "111111111111",
-            "Region": "eu-west-1",
-            "ConsumedLicenses": 95,
-            "LicenseCount": 100,
-            "UtilizationPercent": "95.00",
-            "ConsumedLicensesChange": None,
-            "LicenseConfigurationArn": "arn:near",
-        },
-        {
-            "ComplianceStatus": "OVER_LIMIT",
-            "Name": "RHEL - Instance",
-            "AccountId": "222222222222",
-            "Region": "us-east-1",
-            "ConsumedLicenses": 25,
-            "LicenseCount": 20,
-            "UtilizationPercent": "125.00",
-            "ConsumedLicensesChange": 3,
-            "LicenseConfigurationArn": "arn:over",
-        },
-    ]
-    alert = compliance_alert("s3://b/r/2026/11/29/20261129T000000Z/", rows)
+    alert = compliance_alert(REPORT_FOLDER, ALERT_ROWS)
     assert alert is not None
     assert alert.subject == f"{SUBJECT_PREFIX}: 1 over limit, 1 near limit"
     lines = alert.message.splitlines()
@@ -132,6 +141,45 @@ def test_alert_message_is_a_table_sorted_by_severity():
     assert "fine" not in alert.message
     assert "Report folder: s3://b/r/2026/11/29/20261129T000000Z/" in alert.message
     assert compliance_alert("s3://b/", [{"ComplianceStatus": "OK"}]) is None
+
+
+class CapturingNotifier(BaseNotifier):
+    """A notifier of any other kind (Slack, e-mail, ...): keeps what it would send."""
+
+    template_fields = ("subject", "text")
+
+    def __init__(self, subject: str, text: str) -> None:
+        super().__init__()
+        self.subject = subject
+        self.text = text
+        self.sent: list[tuple[str, str]] = []
+
+    def notify(self, context) -> None:
+        self.sent.append((self.subject, self.text))
+
+
+def test_the_alert_goes_through_any_notifier_with_its_rows_and_folder():
+    alert = compliance_alert(REPORT_FOLDER, ALERT_ROWS)
+    assert alert is not None
+    notifier = CapturingNotifier(
+        subject="{{ compliance_subject }}",
+        text="{{ compliance_message }}\n"
+        "{% for row in compliance_alert.rows %}{{ row.Name }}: {{ row.ComplianceStatus }};"
+        "{% endfor %} {{ report_folder }} {{ run_id }}",
+    )
+
+    send_compliance_alert(alert, notifier, {"run_id": "scheduled__2026-11-29"})
+
+    ((subject, text),) = notifier.sent
+    assert subject == f"{SUBJECT_PREFIX}: 1 over limit, 1 near limit"
+    table = text.splitlines()
+    over = next(line for line in table if line.startswith("OVER_LIMIT"))
+    assert over.split()[-4:] == ["125.00", "%", "+3", "arn:over"]
+    assert any(line.startswith("NEAR_LIMIT  Windows") for line in table)
+    assert f"Report folder: {REPORT_FOLDER}" in text
+    assert table[-1] == (
+        f"RHEL - Instance: OVER_LIMIT;Windows: NEAR_LIMIT; {REPORT_FOLDER} scheduled__2026-11-29"
+    )
 
 
 # --- Finding the previous report set in S3 --------------------------------------------------

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from license_manager.compliance_alert import SUBJECT_PREFIX
 
 from tests.support import AlertQueue, config_arn, task_states
 
@@ -171,3 +172,34 @@ def test_the_report_asset_event_names_the_folder(world):
             "near_or_over_limit": 1,
         }
     ]
+
+
+def test_a_run_with_a_failure_and_an_over_limit_configuration_sends_both_alerts(
+    world, compliance_queue
+):
+    """The failure alerts (one per failed task: the fetch and the verdict) and one compliance
+    alert, each with its own subject, and neither about the other's configuration."""
+    topic, received = compliance_queue
+    over = set_consumed(world, config_arn(), 25, 20, "over")
+    denied = world.add(name="denied", usage_count=1)
+    world.emulator.set_faults({"permanent_errors": {denied: "AccessDeniedException"}})
+
+    dag_run = world.run(
+        DAY_1, license_config_arns=[over, denied], license_alert_sns_topic_arn=topic
+    )
+
+    assert dag_run.state == "failed"
+    messages = received()
+    compliance = [(s, body) for s, body in messages if s.startswith(SUBJECT_PREFIX)]
+    failures = [(s, body) for s, body in messages if not s.startswith(SUBJECT_PREFIX)]
+    ((subject, body),) = compliance
+    assert subject == f"{SUBJECT_PREFIX}: 1 over limit"
+    assert over in body and "25 / 20" in body and denied not in body
+    assert f"Report folder: s3://{world.bucket}/2026/11/27/20261127T000000Z/" in body
+    assert sorted(s for s, _ in failures) == [
+        "[Airflow] license_tracking check_collection failed",
+        "[Airflow] license_tracking fetch_license_configuration failed",
+    ]
+    for _, failure in failures:
+        assert denied in failure and "AccessDeniedException" in failure and over not in failure
+    assert len(messages) == 3

@@ -15,14 +15,11 @@ import boto3
 import pytest
 from license_manager.report_layout import MANIFEST_FILE, SUMMARY_FILE
 
-from local_aws.s3_proxy import S3FaultProxy
-from tests.support import task_states
+from tests.support import MOTO_ACCOUNT, task_states
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 WHEN = datetime(2026, 3, 4, tzinfo=UTC)
-#: moto's account: the owner of every bucket it creates.
-MOTO_ACCOUNT = "123456789012"
 #: Three consecutive faults on every kind of write: the package back-off allows six attempts.
 BURST = {
     "PutObject": [503, 500, 503],
@@ -33,13 +30,6 @@ BURST = {
     "UploadPartCopy": [503, 500, 503],
 }
 WRITES = {"PutObject", "CopyObject", "CreateMultipartUpload"}
-
-
-@pytest.fixture
-def proxy(local_aws_servers, monkeypatch):
-    with S3FaultProxy(local_aws_servers.moto_url) as proxy:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
-        yield proxy
 
 
 @pytest.fixture
@@ -84,19 +74,19 @@ def try_numbers(dag_run) -> set[int]:
 
 
 def test_a_burst_of_503s_and_500s_on_every_write_leaves_the_report_set_identical(
-    world, proxy, two_configurations
+    world, s3_proxy, two_configurations
 ):
     undisturbed = world.run(WHEN, license_config_arns=two_configurations)
     assert undisturbed.state == "success"
     expected = report_set(world)
     for operation, statuses in BURST.items():
-        proxy.fail(operation, statuses)
+        s3_proxy.fail(operation, statuses)
 
     disturbed = world.run(WHEN, license_config_arns=two_configurations)
 
     assert disturbed.state == "success"
-    assert proxy.faults_pending() == {}
-    assert proxy.faults_served == Counter({name: len(burst) for name, burst in BURST.items()})
+    assert s3_proxy.faults_pending() == {}
+    assert s3_proxy.faults_served == Counter({name: len(burst) for name, burst in BURST.items()})
     # Each request was retried inside its task: no task needed a second try.
     assert try_numbers(disturbed) == {1}
     assert report_set(world) == expected
@@ -105,7 +95,7 @@ def test_a_burst_of_503s_and_500s_on_every_write_leaves_the_report_set_identical
 
 @pytest.mark.parametrize(("faults", "succeeds"), [(2, True), (3, False)])
 def test_each_request_is_tried_as_often_as_the_back_off_allows(
-    local_aws_servers, proxy, faults, succeeds
+    local_aws_servers, s3_proxy, faults, succeeds
 ):
     from botocore.exceptions import ClientError
     from license_manager.hooks import ReportBucketHook
@@ -114,8 +104,8 @@ def test_each_request_is_tried_as_often_as_the_back_off_allows(
     bucket = "backoff-counted"
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
     hook = ReportBucketHook(aws_conn_id=None, backoff=Backoff(3, base_delay=0.01))
-    proxy.fail("PutObject", [503] * faults)
-    first = len(proxy.requests)
+    s3_proxy.fail("PutObject", [503] * faults)
+    first = len(s3_proxy.requests)
 
     if succeeds:
         hook.put_bytes(b"data", "key", bucket)
@@ -123,17 +113,17 @@ def test_each_request_is_tried_as_often_as_the_back_off_allows(
         with pytest.raises(ClientError, match="SlowDown"):
             hook.put_bytes(b"data", "key", bucket)
 
-    assert [request.operation for request in proxy.requests[first:]] == ["PutObject"] * min(
+    assert [request.operation for request in s3_proxy.requests[first:]] == ["PutObject"] * min(
         faults + 1, 3
     )
 
 
 def test_every_s3_request_names_the_owner_and_every_object_is_written_with_the_kms_key(
-    world, proxy, two_configurations
+    world, s3_proxy, two_configurations
 ):
     key_arn = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
-    proxy.expect_bucket_owner(MOTO_ACCOUNT)
-    first = len(proxy.requests)
+    s3_proxy.expect_bucket_owner(MOTO_ACCOUNT)
+    first = len(s3_proxy.requests)
 
     dag_run = world.run(
         WHEN,
@@ -143,7 +133,7 @@ def test_every_s3_request_names_the_owner_and_every_object_is_written_with_the_k
     )
 
     assert dag_run.state == "success"
-    sent = proxy.requests[first:]
+    sent = s3_proxy.requests[first:]
     operations = {request.operation for request in sent}
     assert {
         "UploadPart",
@@ -166,9 +156,9 @@ def test_every_s3_request_names_the_owner_and_every_object_is_written_with_the_k
 
 
 def test_a_bucket_of_another_owner_fails_the_run_before_anything_is_written(
-    world, proxy, two_configurations, capsys
+    world, s3_proxy, two_configurations, capsys
 ):
-    proxy.expect_bucket_owner(MOTO_ACCOUNT)
+    s3_proxy.expect_bucket_owner(MOTO_ACCOUNT)
 
     dag_run = world.run(
         WHEN, license_config_arns=two_configurations, license_report_bucket_owner="999999999999"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.support import config_arn
+from tests.support import MOTO_ACCOUNT, config_arn
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -45,11 +46,24 @@ def api(airflow_db):
 
 
 @pytest.fixture
-def reports(world, monkeypatch):
-    """Two runs of the DAG: an over-limit RHEL configuration whose consumption grew."""
+def page_reads_world(world, monkeypatch):
+    """The page reads the world's bucket (the Variable, no prefix), with an empty cache."""
     from license_manager.ui.app import cache
 
+    monkeypatch.setenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET", world.bucket)
+    monkeypatch.delenv("AIRFLOW_VAR_LICENSE_REPORT_PREFIX", raising=False)
+    monkeypatch.delenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET_OWNER", raising=False)
+    cache.clear()
+    yield world
+    cache.clear()
+
+
+@pytest.fixture
+def reports(page_reads_world):
+    """Two runs of the DAG: an over-limit RHEL configuration whose consumption grew."""
     from local_aws.seeding import make_configuration
+
+    world = page_reads_world
 
     def seed(consumed: int) -> str:
         entry = make_configuration(rhel, name="RHEL - Instance", license_count=20, usage_count=2)
@@ -63,11 +77,7 @@ def reports(world, monkeypatch):
     world.run(datetime(2026, 11, 28, tzinfo=UTC), license_config_arns=[rhel, fine])
     seed(25)
     world.run(datetime(2026, 11, 29, tzinfo=UTC), license_config_arns=[rhel, fine])
-    monkeypatch.setenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET", world.bucket)
-    monkeypatch.delenv("AIRFLOW_VAR_LICENSE_REPORT_PREFIX", raising=False)
-    cache.clear()
-    yield {"rhel": rhel, "fine": fine}
-    cache.clear()
+    return {"rhel": rhel, "fine": fine, "bucket": world.bucket}
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -161,6 +171,114 @@ def test_no_other_bucket_and_no_dot_dot_prefix(api, reports):
     assert dots.status_code == 403
     empty = client.get(f"{PAGE}/api/report", params={"prefix": "nothing-here/"}, headers=bearer)
     assert empty.status_code == 200 and empty.json()["configurations"] == []
+
+
+def test_the_prefix_is_the_one_the_dag_writes_and_what_the_dag_refuses_is_refused(
+    api, page_reads_world, monkeypatch
+):
+    from license_manager.validation import report_prefix
+
+    client, token = api
+    bearer = {"Authorization": f"Bearer {token('viewer')}"}
+    doubled = client.get(f"{PAGE}/api/report", params={"prefix": "a//b"}, headers=bearer)
+    assert doubled.status_code == 200
+    assert doubled.json()["prefix"] == report_prefix("a//b") == "a/b/"
+    monkeypatch.setenv("AIRFLOW_VAR_LICENSE_REPORT_PREFIX", "/team//reports")
+    assert client.get(f"{PAGE}/api/report", headers=bearer).json()["prefix"] == "team/reports/"
+    for refused in ("a/../b", "./a", "a\x01b"):
+        response = client.get(f"{PAGE}/api/report", params={"prefix": refused}, headers=bearer)
+        assert response.status_code == 403, refused
+        assert "license_report_prefix" in response.json()["detail"], refused
+    monkeypatch.setenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET_OWNER", "123")
+    response = client.get(f"{PAGE}/api/report", headers=bearer)
+    assert response.status_code == 403
+    assert "license_report_bucket_owner" in response.json()["detail"]
+
+
+def test_every_s3_request_of_the_page_names_the_bucket_owner(
+    api, reports, world, s3_proxy, monkeypatch
+):
+    client, token = api
+    bearer = {"Authorization": f"Bearer {token('viewer')}"}
+    s3_proxy.expect_bucket_owner(MOTO_ACCOUNT)
+    monkeypatch.setenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET_OWNER", MOTO_ACCOUNT)
+    first = len(s3_proxy.requests)
+
+    data = client.get(f"{PAGE}/api/report", headers=bearer)
+    summary = client.get(f"{PAGE}/download/license-consumption-summary.csv", headers=bearer)
+    sent = s3_proxy.requests[first:]
+
+    assert data.status_code == 200 and len(data.json()["configurations"]) == 2
+    assert summary.status_code == 200
+    assert summary.content == world.read(world_folder(world) + "license-consumption-summary.csv")
+    assert {"ListObjectsV2", "GetObject"} <= {request.operation for request in sent}
+    for request in sent:
+        assert request.headers.get("x-amz-expected-bucket-owner") == MOTO_ACCOUNT, request
+
+
+def test_a_bucket_of_another_owner_shows_an_error_and_no_data(api, reports, s3_proxy, monkeypatch):
+    client, token = api
+    bearer = {"Authorization": f"Bearer {token('viewer')}"}
+    s3_proxy.expect_bucket_owner(MOTO_ACCOUNT)
+    monkeypatch.setenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET_OWNER", "999999999999")
+
+    data = client.get(f"{PAGE}/api/report", headers=bearer)
+    summary = client.get(f"{PAGE}/download/license-consumption-summary.csv", headers=bearer)
+
+    for response in (data, summary):
+        assert response.status_code == 502
+        assert response.json() == {
+            "detail": f"S3 refused reading s3://{reports['bucket']}/ "
+            "(expected owner 999999999999): AccessDenied"
+        }
+    assert reports["rhel"] not in data.text + summary.text
+
+
+def test_a_configuration_that_was_not_collected_is_listed_as_not_collected(api, page_reads_world):
+    world = page_reads_world
+    client, token = api
+    fine = world.add(name="Fine", license_count=100, usage_count=1)
+    denied = world.add(name="Locked away", usage_count=1)
+    world.emulator.set_faults({"permanent_errors": {denied: "AccessDeniedException"}})
+    dag_run = world.run(datetime(2026, 11, 29, tzinfo=UTC), license_config_arns=[fine, denied])
+    assert dag_run.state == "failed"
+
+    response = client.get(
+        f"{PAGE}/api/report", headers={"Authorization": f"Bearer {token('viewer')}"}
+    )
+
+    assert response.status_code == 200
+    data = response.json()
+    (not_collected,) = data["not_collected"]
+    assert (not_collected["arn"], not_collected["status"]) == (denied, "failed")
+    assert "AccessDeniedException" in not_collected["error"]
+    rows = {row["arn"]: row for row in data["configurations"]}
+    assert (rows[denied]["status"], rows[denied]["consumed"]) == ("", None)
+    assert "AccessDeniedException" in rows[denied]["error"]
+    assert rows[fine]["status"] == "OK"
+
+
+def test_the_cache_keeps_the_most_recently_viewed_locations_only(local_aws_servers):
+    from license_manager.hooks import ReportBucketHook
+    from license_manager.ui.data import MAX_CACHED_LOCATIONS, Location, PageCache
+
+    hook = ReportBucketHook(aws_conn_id=None)
+    bucket = f"page-cache-{uuid.uuid4().hex[:8]}"
+    hook.get_conn().create_bucket(Bucket=bucket)
+    calls: list[str] = []
+    hook.get_conn().meta.events.register(
+        "before-call.s3.*", lambda model, **_: calls.append(model.name)
+    )
+    cache = PageCache(max_entries=2)
+
+    def reads_s3(prefix: str) -> bool:
+        calls.clear()
+        cache.page_json(lambda _: hook, Location(bucket, prefix, "unused"))
+        return bool(calls)
+
+    viewed = ["a/", "b/", "a/", "c/", "a/", "b/", "c/"]
+    assert [reads_s3(prefix) for prefix in viewed] == [True, True, False, True, False, True, True]
+    assert PageCache().max_entries == MAX_CACHED_LOCATIONS == 32
 
 
 def test_repeated_views_do_not_read_s3_again(api, reports, monkeypatch):

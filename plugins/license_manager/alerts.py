@@ -12,12 +12,6 @@ if TYPE_CHECKING:
 SUBJECT_LIMIT = 100
 
 
-def _variable(name: str) -> Any:
-    from airflow.sdk import Variable
-
-    return Variable.get(name, default=None)
-
-
 def alert_message(context: dict[str, Any]) -> tuple[str, str]:
     """Subject and body naming the DAG, run, task, configuration and error."""
     ti = context.get("ti") or context.get("task_instance")
@@ -53,14 +47,14 @@ class LicenseAlertNotifier(BaseNotifier):
         from airflow.providers.amazon.aws.hooks.sns import SnsHook
         from botocore.utils import ArnParser
 
-        from license_manager.settings import lookup_setting
+        from license_manager.settings import airflow_variable, lookup_setting
 
         params = context.get("params") or {}
-        topic = lookup_setting("license_alert_sns_topic_arn", params, _variable)
+        topic = lookup_setting("license_alert_sns_topic_arn", params, airflow_variable)
         if not topic:
             self.log.info("No license_alert_sns_topic_arn set: no alert sent")
             return
-        aws_conn_id = lookup_setting("aws_conn_id", params, _variable) or "aws_default"
+        aws_conn_id = lookup_setting("aws_conn_id", params, airflow_variable) or "aws_default"
         region = ArnParser().parse_arn(topic)["region"]
         subject, message = alert_message(dict(context))
         SnsHook(aws_conn_id=aws_conn_id, region_name=region).publish_to_target(

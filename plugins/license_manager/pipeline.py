@@ -30,7 +30,7 @@ from license_manager.report_layout import (
     run_timestamp,
     staging_folder,
 )
-from license_manager.settings import Settings, resolve_settings
+from license_manager.settings import Settings, airflow_variable, resolve_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -44,12 +44,6 @@ log = logging.getLogger(__name__)
 
 class CollectionFailed(AirflowFailException):
     """The run cannot collect everything it was asked for; retrying would not help."""
-
-
-def _airflow_variable(name: str) -> Any:
-    from airflow.sdk import Variable
-
-    return Variable.get(name, default=None)
 
 
 def _s3_hook(
@@ -146,7 +140,7 @@ def resolve_run(
     dag_id: str,
     run_id: str,
     run_moment: datetime,
-    variable: Callable[[str], Any] = _airflow_variable,
+    variable: Callable[[str], Any] = airflow_variable,
     s3_hook: Callable[..., ReportBucketHook] = _s3_hook,
     caller_account: Callable[[str], str] = _caller_account,
     map_limit: Callable[[], int] | None = None,

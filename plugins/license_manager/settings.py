@@ -142,10 +142,26 @@ def _is_given(value: Any) -> bool:
     return value is not None and not (isinstance(value, str | list) and not value)
 
 
+def airflow_variable(name: str) -> Any:
+    """The Airflow Variable ``name``, or None when it is not set."""
+    from airflow.sdk import Variable
+
+    return Variable.get(name, default=None)
+
+
 def lookup_setting(name: str, params: Mapping[str, Any], variable: Callable[[str], Any]) -> Any:
     """A value given at trigger time wins, then the Airflow Variable of the same name."""
     value = params.get(name)
     return value if _is_given(value) else variable(name)
+
+
+_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+
+
+def setting_value(name: str, params: Mapping[str, Any], variable: Callable[[str], Any]) -> Any:
+    """The trigger form's value, else the Airflow Variable, else the setting's default."""
+    value = lookup_setting(name, params, variable)
+    return value if _is_given(value) else _DEFAULTS[name]
 
 
 def resolve_settings(params: Mapping[str, Any], variable: Callable[[str], Any]) -> Settings:
@@ -153,12 +169,7 @@ def resolve_settings(params: Mapping[str, Any], variable: Callable[[str], Any]) 
 
     ``variable(name)`` returns the Variable's value or None; it is only called at run time.
     """
-    values = {}
-    for setting in SETTINGS:
-        value = lookup_setting(setting.name, params, variable)
-        if not _is_given(value):
-            value = setting.default
-        values[setting.name] = value
+    values = {setting.name: setting_value(setting.name, params, variable) for setting in SETTINGS}
     try:
         arns = split_arn_list(values["license_config_arns"])
         organisation = _organisation_settings(values)
@@ -243,19 +254,39 @@ def _require_a_valid_arn(arns: list[str]) -> None:
     )
 
 
-def _validated(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Every setting but the ARNs, normalised; ValueError naming the first one AWS would reject."""
+#: The settings that say where report sets are and how to reach them: what the License
+#: consumption page reads as well as the run.
+REPORT_LOCATION_SETTINGS = (
+    "license_report_bucket",
+    "license_report_prefix",
+    "aws_conn_id",
+    "license_report_bucket_owner",
+)
+
+
+def report_location_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``REPORT_LOCATION_SETTINGS`` of ``values``, normalised; ValueError naming the first
+    one AWS would reject."""
     from license_manager import validation
 
     return {
         "license_report_bucket": validation.bucket_name(values["license_report_bucket"]),
         "license_report_prefix": validation.report_prefix(values["license_report_prefix"] or ""),
         "aws_conn_id": validation.connection_id(values["aws_conn_id"]),
+        "license_report_bucket_owner": validation.account_id(
+            "license_report_bucket_owner", values["license_report_bucket_owner"]
+        ),
+    }
+
+
+def _validated(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting but the ARNs, normalised; ValueError naming the first one AWS would reject."""
+    from license_manager import validation
+
+    return {
+        **report_location_settings(values),
         "license_alert_sns_topic_arn": validation.sns_topic_arn(
             values["license_alert_sns_topic_arn"]
         ),
         "license_report_kms_key_id": validation.kms_key_id(values["license_report_kms_key_id"]),
-        "license_report_bucket_owner": validation.account_id(
-            "license_report_bucket_owner", values["license_report_bucket_owner"]
-        ),
     }

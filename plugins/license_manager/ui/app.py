@@ -8,14 +8,23 @@ generated docs and schema are off.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import contextmanager
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated
 
 from airflow.api_fastapi.core_api.security import requires_access_dag
+from botocore.exceptions import ClientError
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from license_manager.ui.data import LocationRefused, PageCache, page_location, s3_hook
+from license_manager.ui.data import (
+    Location,
+    LocationRefused,
+    PageCache,
+    page_location,
+    s3_hook,
+)
 
 DAG_ID = "license_tracking"
 URL_PREFIX = "/license-consumption"
@@ -34,11 +43,24 @@ def _asset(name: str) -> str:
     return files("license_manager.ui").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def _location(bucket: str | None, prefix: str | None) -> Any:
+def _location(bucket: str | None, prefix: str | None) -> Location:
     try:
         return page_location(bucket, prefix)
     except LocationRefused as refused:
         raise HTTPException(status_code=403, detail=str(refused)) from None
+
+
+@contextmanager
+def _s3_answers(location: Location) -> Generator[None]:
+    """An error S3 answers (the bucket of another owner, access denied, no such bucket) is a
+    502 naming the bucket and S3's error code, never data."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "unknown error")
+        owner = f" (expected owner {location.bucket_owner})" if location.bucket_owner else ""
+        detail = f"S3 refused reading s3://{location.bucket}/{location.prefix}{owner}: {code}"
+        raise HTTPException(status_code=502, detail=detail) from None
 
 
 Bucket = Annotated[str | None, Query(description="must be the configured bucket")]
@@ -70,22 +92,22 @@ def create_app() -> FastAPI:
     @app.get("/api/report")
     def report(bucket: Bucket = None, prefix: Prefix = None) -> Response:
         location = _location(bucket, prefix)
-        body = cache.page_json(s3_hook, location)
+        with _s3_answers(location):
+            body = cache.page_json(s3_hook, location)
         return Response(body, media_type="application/json", headers=SECURITY_HEADERS)
 
     @app.get("/download/{name}")
     def download(name: str, bucket: Bucket = None, prefix: Prefix = None) -> StreamingResponse:
         """A CSV of the latest report set the page shows, streamed from S3."""
         location = _location(bucket, prefix)
-        cache.page_json(s3_hook, location)
+        with _s3_answers(location):
+            cache.page_json(s3_hook, location)
         key = cache.latest_files(location).get(name)
         if key is None or not name.endswith(".csv"):
             raise HTTPException(status_code=404, detail=f"{name} is not a file of the latest set")
-        body = (
-            s3_hook(location.aws_conn_id)
-            .get_conn()
-            .get_object(Bucket=location.bucket, Key=key)["Body"]
-        )
+        with _s3_answers(location):
+            s3 = s3_hook(location).get_conn()
+            body = s3.get_object(Bucket=location.bucket, Key=key)["Body"]
         return StreamingResponse(
             body.iter_chunks(1024 * 1024),
             media_type="text/csv; charset=utf-8",

@@ -1,11 +1,14 @@
 """What the License consumption page shows, read from the report sets in S3 and cached.
 
-The page reads the bucket, prefix and connection of the DAG's settings (the Airflow
-Variables); a prefix can be chosen on the page, never another bucket. The latest complete set
+The page reads the bucket, prefix, connection and bucket owner of the DAG's settings (the
+Airflow Variables, validated as the DAG validates them); a prefix can be chosen on the page,
+never another bucket. Every S3 request carries ``ExpectedBucketOwner`` when
+``license_report_bucket_owner`` is set. The latest complete set
 gives one row per configuration; the last ``HISTORY_SETS`` complete sets give each
 configuration's consumption over time. The page's data is built once per latest set and
 kept in the process: within ``CHECK_SECONDS`` nothing is read from S3, and after it only the
-listing that finds the latest set, unless a new set has landed.
+listing that finds the latest set, unless a new set has landed; the data of the
+``MAX_CACHED_LOCATIONS`` most recently viewed locations is kept.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import io
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +27,12 @@ from typing import TYPE_CHECKING, Any
 from license_manager.compliance import STATUSES
 from license_manager.history import ReportSet, complete_report_sets, consumed_licenses
 from license_manager.report_layout import manifest_key, summary_key
+from license_manager.settings import (
+    REPORT_LOCATION_SETTINGS,
+    airflow_variable,
+    report_location_settings,
+    setting_value,
+)
 
 if TYPE_CHECKING:
     from license_manager.hooks import ReportBucketHook
@@ -31,6 +41,8 @@ HISTORY_SETS = 30
 #: How long the page trusts its cached data before it lists S3 for a newer report set.
 CHECK_SECONDS = 60.0
 READ_CONCURRENCY = 10
+#: How many locations (bucket, prefix, connection, owner) the page keeps data for.
+MAX_CACHED_LOCATIONS = 32
 _SUMMARY_FIELDS = {
     "arn": "LicenseConfigurationArn",
     "id": "LicenseConfigurationId",
@@ -54,45 +66,44 @@ class LocationRefused(ValueError):
 
 @dataclass(frozen=True)
 class Location:
+    """Where the page reads: the report bucket and prefix, the connection, and the account
+    that must own the bucket (``ExpectedBucketOwner`` on every request when given)."""
+
     bucket: str
     prefix: str
     aws_conn_id: str
-
-
-def _variable(name: str) -> Any:
-    from airflow.sdk import Variable
-
-    return Variable.get(name, default=None)
-
-
-def normalise_prefix(prefix: str) -> str:
-    """The prefix as the DAG writes it (``reports/``); LocationRefused for ``..`` segments."""
-    prefix = prefix.strip().lstrip("/")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    if any(part in (".", "..") for part in prefix.split("/")) or "\\" in prefix:
-        raise LocationRefused(f"prefix {prefix!r} is not allowed")
-    return prefix
+    bucket_owner: str | None = None
 
 
 def page_location(
     bucket: str | None = None,
     prefix: str | None = None,
-    variable: Callable[[str], Any] = _variable,
+    variable: Callable[[str], Any] = airflow_variable,
 ) -> Location:
-    """The configured bucket, the given or configured prefix, and the DAG's connection.
+    """The configured bucket, the given or configured prefix, connection and bucket owner,
+    read from the Variables and validated as the DAG's settings are.
 
-    A bucket other than ``license_report_bucket`` is refused.
+    LocationRefused, naming the setting, for a bucket other than ``license_report_bucket``
+    and for anything the DAG would refuse (a prefix with ``..`` segments, say).
     """
-    configured = str(variable("license_report_bucket") or "").strip()
-    if not configured:
+    values = {name: setting_value(name, {}, variable) for name in REPORT_LOCATION_SETTINGS}
+    if not values["license_report_bucket"]:
         raise LocationRefused("the Airflow Variable license_report_bucket is not set")
+    if prefix is not None:
+        values["license_report_prefix"] = prefix
+    try:
+        checked = report_location_settings(values)
+    except ValueError as error:
+        raise LocationRefused(str(error)) from None
+    configured = checked["license_report_bucket"]
     if bucket and bucket.strip() != configured:
         raise LocationRefused(f"only the configured bucket {configured!r} can be read here")
-    if prefix is None:
-        prefix = str(variable("license_report_prefix") or "")
-    aws_conn_id = str(variable("aws_conn_id") or "").strip() or "aws_default"
-    return Location(configured, normalise_prefix(prefix), aws_conn_id)
+    return Location(
+        configured,
+        checked["license_report_prefix"],
+        checked["aws_conn_id"],
+        checked["license_report_bucket_owner"],
+    )
 
 
 def _summary_rows(s3: ReportBucketHook, bucket: str, folder: str) -> list[dict[str, str]]:
@@ -197,52 +208,78 @@ class _Entry:
 
 
 class PageCache:
-    """The page's data per (bucket, prefix), as JSON, rebuilt only when a newer set lands."""
+    """The page's data per location, as JSON, rebuilt only when a newer set lands.
+
+    At most ``max_entries`` locations are kept; the least recently viewed goes first. A
+    location is its bucket, prefix, connection and bucket owner: data read under one owner
+    is never shown under another.
+    """
 
     def __init__(
-        self, check_seconds: float = CHECK_SECONDS, clock: Callable[[], float] = time.monotonic
+        self,
+        check_seconds: float = CHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = MAX_CACHED_LOCATIONS,
     ) -> None:
         self.check_seconds = check_seconds
         self.clock = clock
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Location, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
 
-    def page_json(self, s3_hook: Callable[[str], ReportBucketHook], location: Location) -> bytes:
-        key = (location.bucket, location.prefix)
+    def page_json(
+        self, s3_hook: Callable[[Location], ReportBucketHook], location: Location
+    ) -> bytes:
+        """The page's data for ``location``; ``s3_hook(location)`` reads S3 when needed."""
         with self._lock:
-            entry = self._entries.get(key)
+            entry = self._entries.get(location)
+            if entry:
+                self._entries.move_to_end(location)
             if entry and self.clock() - entry.checked_at < self.check_seconds:
                 return entry.body
-            s3 = s3_hook(location.aws_conn_id)
+            s3 = s3_hook(location)
             latest = next(complete_report_sets(s3, location.bucket, location.prefix), None)
             folder = latest.folder if latest else None
             if entry and entry.latest_folder == folder:
                 entry.checked_at = self.clock()
                 return entry.body
-            data = (
-                build_page_data(s3, location, latest)
-                if latest
-                else {**EMPTY_PAGE, "bucket": location.bucket, "prefix": location.prefix}
-            )
-            body = json.dumps(data, separators=(",", ":")).encode()
-            self._entries[key] = _Entry(
-                folder, self.clock(), body, latest.manifest if latest else {}
-            )
+            body = _page_body(s3, location, latest)
+            manifest = latest.manifest if latest else {}
+            self._keep(location, _Entry(folder, self.clock(), body, manifest))
             return body
+
+    def _keep(self, location: Location, entry: _Entry) -> None:
+        """Cache ``entry`` as the most recently used; evict the least recently used beyond
+        ``max_entries``. The caller holds the lock."""
+        self._entries[location] = entry
+        self._entries.move_to_end(location)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
 
     def latest_files(self, location: Location) -> dict[str, str]:
         """File name to key of the cached latest set's files (what the page links to)."""
         with self._lock:
-            entry = self._entries.get((location.bucket, location.prefix))
+            entry = self._entries.get(location)
         files = entry.manifest.get("files", []) if entry else []
         return {item["key"].rsplit("/", 1)[-1]: item["key"] for item in files}
 
 
-def s3_hook(aws_conn_id: str) -> ReportBucketHook:
+def _page_body(s3: ReportBucketHook, location: Location, latest: ReportSet | None) -> bytes:
+    data = (
+        build_page_data(s3, location, latest)
+        if latest
+        else {**EMPTY_PAGE, "bucket": location.bucket, "prefix": location.prefix}
+    )
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def s3_hook(location: Location) -> ReportBucketHook:
+    """The page's S3 hook: the location's connection, ``ExpectedBucketOwner`` on every request
+    when the location names the bucket's owner."""
     from license_manager.hooks import ReportBucketHook
 
-    return ReportBucketHook(aws_conn_id=aws_conn_id)
+    return ReportBucketHook(aws_conn_id=location.aws_conn_id, bucket_owner=location.bucket_owner)
