@@ -184,7 +184,7 @@ def test_every_report_file_is_recorded_as_lineage_output(s3, monkeypatch):
 ARN = "arn:aws:license-manager:us-east-1:111111111111:license-configuration:lic-" + "0" * 32
 
 
-def resolve(s3, bucket: str):
+def resolve(s3, bucket: str, connection_defined=lambda conn_id: True):
     from license_manager import pipeline
 
     return pipeline.resolve_run(
@@ -194,7 +194,29 @@ def resolve(s3, bucket: str):
         WHEN,
         variable=lambda name: None,
         s3_hook=lambda aws_conn_id, **guards: s3,
+        connection_defined=connection_defined,
     )
+
+
+def test_a_missing_connection_is_looked_up_once_per_run_not_per_task(s3, monkeypatch):
+    from license_manager import pipeline
+
+    looked_up = []
+
+    def defined(conn_id):
+        looked_up.append(conn_id)
+        return False
+
+    run = resolve(s3, s3.bucket, connection_defined=defined)
+    assert looked_up == ["aws_default"]
+    assert run["report"]["aws_conn_id"] is None  # the writer and the alerts
+    assert [request["aws_conn_id"] for request in run["fetch_requests"]] == [None]
+    assert resolve(s3, s3.bucket)["fetch_requests"][0]["aws_conn_id"] == "aws_default"
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
+    assert pipeline._connection_defined("aws_default")
+    monkeypatch.delenv("AIRFLOW_CONN_AWS_DEFAULT")
+    assert not pipeline._connection_defined("aws_default")
 
 
 def test_the_run_claims_staging_first_and_names_a_missing_bucket(s3):

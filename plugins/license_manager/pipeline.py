@@ -47,7 +47,7 @@ class CollectionFailed(AirflowFailException):
 
 
 def _s3_hook(
-    aws_conn_id: str, kms_key_id: str | None = None, bucket_owner: str | None = None
+    aws_conn_id: str | None, kms_key_id: str | None = None, bucket_owner: str | None = None
 ) -> ReportBucketHook:
     from license_manager.hooks import ReportBucketHook
 
@@ -101,7 +101,36 @@ def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_i
         ) from error
 
 
-def _caller_account(aws_conn_id: str) -> str:
+def _connection_defined(aws_conn_id: str) -> bool:
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(aws_conn_id)
+    except AirflowNotFoundException:
+        return False
+    return True
+
+
+def connection_for_tasks(aws_conn_id: str, defined: Callable[[str], bool]) -> str | None:
+    """The connection ID the run's tasks use: None when no such connection is defined.
+
+    The provider's hooks treat a missing connection as none at all (boto3's default
+    credential chain: environment, shared files, instance or pod role). Deciding that once
+    here spares every mapped task a lookup that, in a task process, is a round trip through
+    its supervisor to the API server only to be told the connection does not exist.
+    """
+    if defined(aws_conn_id):
+        return aws_conn_id
+    log.info(
+        "Connection %r is not defined: the run's tasks use boto3's default credential chain "
+        "(environment, shared files, instance or pod role), without looking it up again",
+        aws_conn_id,
+    )
+    return None
+
+
+def _caller_account(aws_conn_id: str | None) -> str:
     """The connection's own account (STS GetCallerIdentity)."""
     from airflow.providers.amazon.aws.hooks.sts import StsHook
 
@@ -109,14 +138,18 @@ def _caller_account(aws_conn_id: str) -> str:
 
 
 def _account_access(
-    settings: Settings, dag_id: str, run_id: str, caller_account: Callable[[str], str]
+    settings: Settings,
+    aws_conn_id: str | None,
+    dag_id: str,
+    run_id: str,
+    caller_account: Callable[[str | None], str],
 ) -> AccountAccess:
     needs_home = settings.license_account_role_arn_template or (
         settings.license_discovery_regions and not settings.license_discovery_accounts
     )
     return AccountAccess(
-        settings.aws_conn_id,
-        caller_account(settings.aws_conn_id) if needs_home else None,
+        aws_conn_id,
+        caller_account(aws_conn_id) if needs_home else None,
         settings.license_account_role_arn_template,
         settings.license_account_role_external_id,
         role_session_name(dag_id, run_id),
@@ -142,8 +175,9 @@ def resolve_run(
     run_moment: datetime,
     variable: Callable[[str], Any] = airflow_variable,
     s3_hook: Callable[..., ReportBucketHook] = _s3_hook,
-    caller_account: Callable[[str], str] = _caller_account,
+    caller_account: Callable[[str | None], str] = _caller_account,
     map_limit: Callable[[], int] | None = None,
+    connection_defined: Callable[[str], bool] = _connection_defined,
 ) -> dict[str, Any]:
     """Merge settings, validate ARNs, check the bucket; return what the next tasks need.
 
@@ -152,16 +186,17 @@ def resolve_run(
     discover in; ``report`` the run's report location and every listed ARN in order.
     """
     settings = resolve_settings(params, variable)
+    aws_conn_id = connection_for_tasks(settings.aws_conn_id, connection_defined)
     map_limit = map_limit or max_map_length
     prefix = settings.license_report_prefix
     staging = staging_folder(prefix, run_moment)
     s3 = s3_hook(
-        settings.aws_conn_id,
+        aws_conn_id,
         kms_key_id=settings.license_report_kms_key_id,
         bucket_owner=settings.license_report_bucket_owner,
     )
     _claim_staging(s3, settings, staging, run_id)
-    access = _account_access(settings, dag_id, run_id, caller_account)
+    access = _account_access(settings, aws_conn_id, dag_id, run_id, caller_account)
     requested = [
         {**entry, "source": "listed"}
         for entry in _requested_configurations(settings.license_config_arns)
@@ -179,7 +214,7 @@ def resolve_run(
         "dag_id": dag_id,
         "run_id": run_id,
         "run_timestamp": run_timestamp(run_moment),
-        "aws_conn_id": settings.aws_conn_id,
+        "aws_conn_id": aws_conn_id,
         "alert_utilization_percent": settings.license_alert_utilization_percent,
         "alert_sns_topic_arn": settings.license_alert_sns_topic_arn,
         "account_access": access.kwargs(),
