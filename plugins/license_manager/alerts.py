@@ -47,14 +47,14 @@ class LicenseAlertNotifier(BaseNotifier):
         from airflow.providers.amazon.aws.hooks.sns import SnsHook
         from botocore.utils import ArnParser
 
-        from license_manager.settings import airflow_variable, lookup_setting
+        from license_manager.settings import airflow_variable, lookup_setting, setting_value
 
         params = context.get("params") or {}
         topic = lookup_setting("license_alert_sns_topic_arn", params, airflow_variable)
         if not topic:
             self.log.info("No license_alert_sns_topic_arn set: no alert sent")
             return
-        aws_conn_id = lookup_setting("aws_conn_id", params, airflow_variable) or "aws_default"
+        aws_conn_id = setting_value("aws_conn_id", params, airflow_variable)
         region = ArnParser().parse_arn(topic)["region"]
         subject, message = alert_message(dict(context))
         SnsHook(aws_conn_id=aws_conn_id, region_name=region).publish_to_target(
