@@ -5,6 +5,8 @@ Nothing here is timed; the figures' values are the benchmark's business, not the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -13,19 +15,26 @@ from benchmarks.__main__ import ALL, main
 
 pytestmark = pytest.mark.deployment  # the smoke run starts Airflow, as the benchmarks do
 
-#: org_scale has a test of its own (below); the others run together.
-EVERY_OTHER = [name for name in ALL if name != "org_scale"]
 
-
-def test_every_scenario_produces_its_figures(tmp_path, capsys):
-    output = tmp_path / "latest.json"
-    assert main(["--smoke", "--only", *EVERY_OTHER, "--output", str(output)]) == 0
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> tuple[dict[str, dict], str]:
+    """Every scenario at its smoke size in one ``python -m benchmarks`` run (one Airflow
+    stack for all): the report's scenarios by name, and the table it printed."""
+    output = tmp_path_factory.mktemp("benchmarks") / "latest.json"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["--smoke", "--output", str(output)]) == 0
     report = json.loads(output.read_text())
-    scenarios = {s["scenario"]: s for s in report["scenarios"]}
-    assert list(scenarios) == EVERY_OTHER
+    return {s["scenario"]: s for s in report["scenarios"]}, printed.getvalue()
+
+
+def test_every_scenario_produces_its_figures(smoke_run):
+    scenarios, printed = smoke_run
+    assert list(scenarios) == list(ALL)
     for scenario in scenarios.values():
         assert scenario["knobs"] and scenario["figures"] and scenario["target"]
         assert isinstance(scenario["holds"], bool)
+        assert scenario["scenario"] in printed
     assert scenarios["api_calls"]["figures"]["run_state"] == "success"
     assert scenarios["throttled"]["figures"]["records_lost"] == 0
     big = scenarios["big_usage"]["figures"]["one_configuration"]
@@ -33,7 +42,6 @@ def test_every_scenario_produces_its_figures(tmp_path, capsys):
     assert big["peak_rss_mib_by_task"]["fetch_license_configuration"] > 0
     for comparison in scenarios["airflow_overhead"]["figures"].values():
         assert_overhead_figures(comparison)
-    assert "airflow_overhead" in capsys.readouterr().out
 
 
 def assert_overhead_figures(comparison: dict) -> None:
@@ -64,10 +72,8 @@ def assert_overhead_figures(comparison: dict) -> None:
         assert others["task_supervisors"] > 0
 
 
-def test_org_scale_collects_everything_with_the_minimum_of_calls(tmp_path, capsys):
-    output = tmp_path / "latest.json"
-    assert main(["--smoke", "--only", "org_scale", "--output", str(output)]) == 0
-    (scenario,) = json.loads(output.read_text())["scenarios"]
+def test_org_scale_collects_everything_with_the_minimum_of_calls(smoke_run):
+    scenario = smoke_run[0]["org_scale"]
     assert scenario["scenario"] == "org_scale"
     assert isinstance(scenario["holds"], bool) and scenario["target"]
     knobs, figures = scenario["knobs"], scenario["figures"]
@@ -86,7 +92,6 @@ def test_org_scale_collects_everything_with_the_minimum_of_calls(tmp_path, capsy
     assert calls["minimum"]["ListLicenseConfigurations"] > knobs["scopes"]
     assert calls["minimum"]["sts:AssumeRole"] > 0
     assert_org_figures(figures, rounds=knobs["rounds"])
-    assert "org_scale" in capsys.readouterr().out
 
 
 def assert_org_figures(figures: dict, rounds: int) -> None:

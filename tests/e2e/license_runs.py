@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from collections.abc import Generator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
 from local_airflow import LightAirflow
+from tests.conftest import ROOT
 from tests.support import World
 
 DAG_ID = "license_tracking"
 FETCH = "fetch_license_configuration"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's; see `make browser`
+ARTIFACTS = ROOT / "test-artifacts"  # the UI tests' screenshots
+_BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def new_world(servers: Any) -> World:
@@ -45,3 +60,17 @@ def sign_in(page: Any, stack: Any) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/auth/" not in url and "login" not in url)
     page.wait_for_load_state("networkidle")
+
+
+@contextmanager
+def chromium_page(width: int, height: int) -> Generator[Any]:
+    """A page of headless Chromium; the screenshot folder ``ARTIFACTS`` exists."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=_BROWSER_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()

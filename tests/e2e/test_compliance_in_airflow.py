@@ -12,8 +12,15 @@ import pytest
 
 from local_aws.seeding import DEMO_SEED_PATH, load_seed
 from tests.conftest import ROOT
-from tests.e2e.license_runs import DAG_ID, new_world, run_folder, sign_in, trigger
-from tests.e2e.test_operating import ARTIFACTS, BROWSER_ARGS, CHROMIUM
+from tests.e2e.license_runs import (
+    ARTIFACTS,
+    DAG_ID,
+    chromium_page,
+    new_world,
+    run_folder,
+    sign_in,
+    trigger,
+)
 from tests.support import World
 
 DOWNSTREAM = "license_report_downstream"
@@ -115,33 +122,27 @@ def test_the_page_refuses_requests_without_a_login(stack):
 
 
 def test_the_page_in_the_ui_shows_rhel_over_its_limit(stack, demo, two_runs):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
     rhel_row = f'tr[data-arn="{RHEL["LicenseConfigurationArn"]}"]'
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+    with chromium_page(1500, 1000) as page:
+        page.goto(f"{stack.url}/")
+        sign_in(page, stack)
+        page.goto(f"{stack.url}/plugin/license-consumption")
+        frame = page.frame_locator("iframe")
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.goto(f"{stack.url}/")
-            sign_in(page, stack)
-            page.goto(f"{stack.url}/plugin/license-consumption")
-            frame = page.frame_locator("iframe")
-            try:
-                row = frame.locator(rhel_row)
-                expect(row).to_be_visible(timeout=60_000)
-                expect(row).to_have_attribute("data-status", "OVER_LIMIT")
-                page.screenshot(path=ARTIFACTS / "license-consumption-all.png", full_page=True)
-                frame.locator("#filter-status").select_option("OVER_LIMIT")
-                page.wait_for_timeout(300)
-            finally:
-                page.screenshot(path=ARTIFACTS / "license-consumption-over.png", full_page=True)
-            text = row.inner_text()
-            run_text = frame.locator("#run").inner_text()
-            shown = frame.locator("tbody tr").count()
-            downloads = frame.locator("#downloads a").all_inner_texts()
+            row = frame.locator(rhel_row)
+            expect(row).to_be_visible(timeout=60_000)
+            expect(row).to_have_attribute("data-status", "OVER_LIMIT")
+            page.screenshot(path=ARTIFACTS / "license-consumption-all.png", full_page=True)
+            frame.locator("#filter-status").select_option("OVER_LIMIT")
+            page.wait_for_timeout(300)
         finally:
-            browser.close()
+            page.screenshot(path=ARTIFACTS / "license-consumption-over.png", full_page=True)
+        text = row.inner_text()
+        run_text = frame.locator("#run").inner_text()
+        shown = frame.locator("tbody tr").count()
+        downloads = frame.locator("#downloads a").all_inner_texts()
 
     assert "RHEL - Instance" in text and "over limit" in text
     assert "25 / 20" in text and "125.00 %" in text and "+3" in text

@@ -22,6 +22,9 @@ def local():
 
 @pytest.fixture
 def aws_env(local, monkeypatch):
+    # boto3's default session keeps the credentials it resolved first; each test signs with
+    # the keys it sets, so it starts from a new one.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     for key in list(os.environ):
         if key.startswith("AWS_"):
             monkeypatch.delenv(key)

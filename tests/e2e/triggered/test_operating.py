@@ -1,14 +1,11 @@
 """Operating license_tracking in a running Airflow: trigger, backfill, retries, alerts, the UI.
 
-One stack for the module. The scheduler creates no scheduled runs here
-(``use_job_schedule`` off), so every run in it is one a test started; the scheduled run is
-tested by its own stack in test_scheduled_run.py.
+The package's stack (conftest.py): every run in it is one a test started.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from typing import Any
@@ -16,42 +13,16 @@ from typing import Any
 import pytest
 
 from local_airflow import LightAirflow
-from tests.conftest import ROOT
 from tests.e2e.license_runs import (
+    ARTIFACTS,
     DAG_ID,
     FETCH,
-    new_world,
+    chromium_page,
     run_folder,
     sign_in,
     trigger,
     usage_key,
 )
-from tests.support import World
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's; see `make browser`
-ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def variables(local_aws_servers) -> tuple[World, str]:
-    """What the Airflow Variables point at: a bucket and a configuration of their own."""
-    world = new_world(local_aws_servers)
-    return world, world.add(name="Configured by Variable", usage_count=2)
-
-
-@pytest.fixture(scope="module")
-def stack(airflow_stack, variables):
-    world, arn = variables
-    env = {
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "AIRFLOW_VAR_LICENSE_CONFIG_ARNS": arn,
-        "AIRFLOW_VAR_LICENSE_REPORT_BUCKET": world.bucket,
-    }
-    with airflow_stack("operating", env) as stack:
-        stack.wait_for_dag(DAG_ID)
-        stack.api.patch(f"/dags/{DAG_ID}", json={"is_paused": False})
-        yield stack
-
 
 TRIGGERED_NAMES = ["Windows Server Datacenter", "SQL Server Enterprise", "Oracle Database EE"]
 
@@ -262,19 +233,8 @@ def test_denied_configuration_fails_the_run_and_alerts_by_sns(stack, reports, al
     assert len(alerts) == 2
 
 
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
 def test_ui_shows_mapped_instances_by_configuration_name(stack, triggered, variables):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     _, run = triggered
     instances = stack.task_instances(DAG_ID, run["dag_run_id"])
@@ -284,22 +244,16 @@ def test_ui_shows_mapped_instances_by_configuration_name(stack, triggered, varia
     assert labels == TRIGGERED_NAMES
     world, _ = variables
     assert world.keys(run_folder(run, "adhoc/") + "manifest.json")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+    with chromium_page(1400, 900) as page:
+        page.goto(f"{stack.url}/dags/{DAG_ID}/runs/{run['dag_run_id']}/tasks/{FETCH}/mapped")
+        sign_in(page, stack)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{stack.url}/dags/{DAG_ID}/runs/{run['dag_run_id']}/tasks/{FETCH}/mapped")
-            sign_in(page, stack)
-            try:
-                for name in labels:
-                    expect(page.get_by_role("link", name=name)).to_be_visible(timeout=60_000)
-            finally:
-                page.screenshot(path=ARTIFACTS / "mapped-instances.png", full_page=True)
-            text = page.locator("body").inner_text()
-            rows = page.get_by_role("row").all_inner_texts()
+            for name in labels:
+                expect(page.get_by_role("link", name=name)).to_be_visible(timeout=60_000)
         finally:
-            browser.close()
+            page.screenshot(path=ARTIFACTS / "mapped-instances.png", full_page=True)
+        text = page.locator("body").inner_text()
+        rows = page.get_by_role("row").all_inner_texts()
 
     assert DAG_ID in text and run["dag_run_id"] in text
     # the grid, with every task of the DAG, next to the mapped task's instances

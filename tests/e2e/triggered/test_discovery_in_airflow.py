@@ -28,16 +28,8 @@ def isolated_accounts(local_aws_servers) -> Iterator[None]:
     emulator.update_settings(isolate_accounts=False, denied_roles=[])
 
 
-@pytest.fixture(scope="module")
-def stack(airflow_stack):
-    with airflow_stack("discovery", {}) as running:
-        running.wait_for_dag(DAG_ID)
-        running.api.patch(f"/dags/{DAG_ID}", json={"is_paused": False})
-        yield running
-
-
 def test_discovery_in_three_accounts_one_denied(
-    stack, reports, alert_queue, isolated_accounts, local_aws_servers
+    stack, variables, reports, alert_queue, isolated_accounts, local_aws_servers
 ):
     topic, messages = alert_queue
     found = [
@@ -70,12 +62,14 @@ def test_discovery_in_three_accounts_one_denied(
         for region in REGIONS
     }
     assert all("AccessDenied" in d["error"] for d in manifest["discovery"] if d["status"] != "ok")
+    # The stack's Variable lists one ARN: listed ARNs come first, then the discovered ones.
     # The home account also holds what earlier tests of the session seeded: all discovered.
-    collected = [c["arn"] for c in manifest["configurations"]]
-    assert set(found) <= set(collected) and hidden not in collected
-    assert not [arn for arn in collected if arn.split(":")[4] not in (HOME, MEMBER_A)]
-    assert collected == sorted(
-        collected, key=lambda arn: (arn.split(":")[4], arn.split(":")[3], arn)
+    listed, *discovered = [c["arn"] for c in manifest["configurations"]]
+    assert listed == variables[1]
+    assert set(found) <= set(discovered) and hidden not in discovered
+    assert not [arn for arn in discovered if arn.split(":")[4] not in (HOME, MEMBER_A)]
+    assert discovered == sorted(
+        discovered, key=lambda arn: (arn.split(":")[4], arn.split(":")[3], arn)
     )
     assert {c["status"] for c in manifest["configurations"]} == {"ok"}
 
@@ -88,7 +82,7 @@ def test_discovery_in_three_accounts_one_denied(
     assert labels == sorted(f"{a} / {r}" for a in (HOME, MEMBER_A, DENIED) for r in REGIONS)
     assert [ti["state"] for (task_id, _), ti in instances.items() if task_id == FETCH] == [
         "success"
-    ] * len(collected)
+    ] * (1 + len(discovered))
     assert instances[("check_collection", -1)]["state"] == "failed"
 
     alerts = stack.wait_for(
