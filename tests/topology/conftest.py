@@ -19,8 +19,8 @@ SKIP_VARIABLE = "LICENSE_TRACKING_SKIP_SERVICE_TESTS"
 DAG_ID = "license_tracking"
 
 #: Settings of the test runs on top of deploy/airflow.env: only the runs the tests trigger, a
-#: dead worker noticed within seconds rather than minutes, one API server worker on a
-#: two-core machine.
+#: dead worker or scheduler noticed within seconds rather than minutes, one API server worker
+#: on a two-core machine.
 TUNING = {
     "LICENSE_TRACKING_SCHEDULE": "None",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
@@ -28,8 +28,13 @@ TUNING = {
     "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
     # A task whose Celery message a killed worker had taken but not started stays queued
     # until this timeout sends it again.
-    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "45",
     "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",
+    # A scheduler started again after the database restart adopts the tasks its predecessor
+    # had queued once that one has missed its heartbeats for 15 s, checking every 10 s
+    # (Airflow's defaults, 30 s and 300 s, kept a run waiting for five minutes).
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
+    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
     "AIRFLOW__CELERY__WORKER_CONCURRENCY": "8",
     "AIRFLOW__API__WORKERS": "1",
 }

@@ -12,14 +12,17 @@ happens, as seen in the components' logs:
 
 - the scheduler, the dag-processor and the triggerer exit (an ``OperationalError`` out of their
   loops) and are started again; the new scheduler marks the old one failed and adopts its
-  Celery tasks;
+  Celery tasks at its first orphaned-task check after the old one missed its heartbeats for
+  ``[scheduler] scheduler_health_check_threshold`` (``orphaned_tasks_check_interval`` 10 s and
+  the threshold 15 s in these tests; with Airflow's defaults, 300 s and 30 s, a task the old
+  scheduler had queued waited five minutes in one run);
 - the api-server stays up: it answers 500 to the task processes while the database is down,
   and the Task SDK retries those calls; afterwards ``[database] sql_alchemy_pool_pre_ping``
   (on by default) replaces the pooled connections that were dropped;
 - running fetch tasks finish;
 - in some runs, a Celery worker that cannot record a task as started in the result backend
   (the metadata database) drops that task before it runs; the scheduler sends it again once it
-  has been queued for ``[scheduler] task_queued_timeout`` (90 s in these tests, Airflow's
+  has been queued for ``[scheduler] task_queued_timeout`` (45 s in these tests, Airflow's
   default 600 s), and the run finishes that much later.
 
 The run must end: either it succeeds and its report set is identical to an undisturbed run's
