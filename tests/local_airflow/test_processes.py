@@ -139,7 +139,9 @@ def test_an_ended_child_s_cpu_is_counted_in_its_parent_s_reaped(supervisors):
 
     assert (counted.pid, counted.component) == (parent.process.pid, "parent")
     assert counted.reaped >= 0.25  # the kernel counts in clock ticks
-    assert counted.own > 0
+    # A parent that only starts and waits may not have run for a whole tick: the kernel
+    # guarantees a count, not a positive one.
+    assert counted.own >= 0
     assert counted.title.startswith(sys.executable)
 
 
