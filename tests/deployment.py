@@ -53,16 +53,41 @@ def find_uv() -> str | None:
     return shutil.which("uv")
 
 
+def _locked_closure(name: str) -> set[str]:
+    """``name`` and every package it needs (extras included), as uv.lock resolves them."""
+    import tomllib
+
+    packages = {
+        package["name"]: package
+        for package in tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+    }
+    needed: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in needed or current not in packages:
+            continue
+        needed.add(current)
+        package = packages[current]
+        dependencies = list(package.get("dependencies", []))
+        for extra in package.get("optional-dependencies", {}).values():
+            dependencies.extend(extra)
+        todo.extend(dependency["name"] for dependency in dependencies)
+    return needed
+
+
 def _local_aws_export() -> list[str]:
     """moto[server] and what it needs: the dev group less its other members (test and lint
-    tools, and what requirements/docker.txt installs already)."""
+    tools, and what requirements/docker.txt installs already). A member that moto needs too
+    (cfn-lint) stays: pruning it would remove it from moto's requirements as well."""
     import tomllib
 
     from packaging.requirements import Requirement
 
     dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["dev"]
     others = [Requirement(item).name for item in dev if isinstance(item, str)]
-    prunes = [arg for name in others if name != "moto" for arg in ("--prune", name)]
+    kept = _locked_closure("moto")
+    prunes = [arg for name in others if name not in kept for arg in ("--prune", name)]
     return ["--only-group", "dev", *prunes, "--no-emit-project"]
 
 
