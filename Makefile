@@ -23,10 +23,20 @@ $(UV):
 demo: install
 	.venv/bin/python -m demo
 
+# Every CloudFormation template of the repository (tests/ aside), and the IAM policies of iam/
+# as one template (iam/policies_as_template.py), so that cfn-lint checks their actions,
+# condition keys and ARNs too.
+CFN_TEMPLATES = $(shell grep -rl --include='*.yaml' --include='*.yml' --include='*.json' \
+	--exclude-dir=.git --exclude-dir=.venv --exclude-dir=.local --exclude-dir=node_modules \
+	--exclude-dir=tests AWSTemplateFormatVersion .)
+
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/cfn-lint $(CFN_TEMPLATES)
+	.venv/bin/python iam/policies_as_template.py > .local/iam-policies.template.json
+	.venv/bin/cfn-lint .local/iam-policies.template.json
 
 # The end-to-end UI test drives Debian's chromium; Playwright's own browser download is not used.
 browser:
