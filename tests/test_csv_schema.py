@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from license_manager.csv_schema import (
+    NUMERIC_COLUMNS,
     SUMMARY_COLUMNS,
     USAGE_COLUMNS,
     csv_text,
@@ -44,6 +48,100 @@ from tests.conftest import ROOT
 )
 def test_cells(value, column, cell):
     assert format_cell(value, column) == cell
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "cell"),
+    [
+        (" =1+1", "Name", "' =1+1"),
+        ("  @SUM(A1)", "Description", "'  @SUM(A1)"),
+        ("\t=1", "Name", "'\t=1"),
+        ("\u3000+1", "Name", "'\u3000+1"),
+        ("\u00a0-1", "Name", "'\u00a0-1"),
+        ("\n=1", "Name", "'\n=1"),
+        ("\nx", "Description", "'\nx"),
+        ("\r\nx", "Description", "'\r\nx"),
+        ("\u2028x", "Description", "'\u2028x"),
+        ("\uff1d1+1", "Name", "'\uff1d1+1"),
+        ("\uff0b1", "Name", "'\uff0b1"),
+        ("\uff0d1", "Name", "'\uff0d1"),
+        ("\uff20SUM(A1)", "Name", "'\uff20SUM(A1)"),
+        (" plain", "Name", " plain"),
+        ("a=b", "Name", "a=b"),
+        ("line\n=1", "Description", "line\n=1"),
+    ],
+)
+def test_white_space_full_width_and_line_breaks_before_a_formula_are_escaped(value, column, cell):
+    assert format_cell(value, column) == cell
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "cell"),
+    [
+        ("=1+1", "ConsumedLicenses", "'=1+1"),
+        ("@SUM(A1)", "LicenseCount", "'@SUM(A1)"),
+        ("+cmd|' /C calc'!A0", "UtilizationPercent", "'+cmd|' /C calc'!A0"),
+        ("-2+3+cmd|' /C calc'!A0", "ConsumedLicensesChange", "'-2+3+cmd|' /C calc'!A0"),
+        (" -3", "ConsumedLicensesChange", "' -3"),
+        ("\uff0d3", "PreviousConsumedLicenses", "'\uff0d3"),
+        (["=x"], "UsageRecordCount", '["=x"]'),
+        ("many", "LicenseCount", "many"),
+    ],
+)
+def test_a_numeric_column_that_holds_no_number_is_escaped_like_text(value, column, cell):
+    assert format_cell(value, column) == cell
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "cell"),
+    [
+        (-3, "ConsumedLicensesChange", "-3"),
+        ("-3", "ConsumedLicensesChange", "-3"),
+        ("-12.50", "UtilizationPercent", "-12.50"),
+        (Decimal("-0.25"), "UtilizationPercent", "-0.25"),
+        (-1.5e-05, "UtilizationPercent", "-1.5e-05"),
+        (-7, "Description", "-7"),
+    ],
+)
+def test_numbers_are_never_altered(value, column, cell):
+    assert format_cell(value, column) == cell
+
+
+def _runs_as_formula(cell: str) -> bool:
+    """What a spreadsheet may run as a formula, defined apart from the code under test."""
+    starts_a_formula = cell.lstrip()[:1] in tuple("=+-@\uff1d\uff0b\uff0d\uff20")
+    return starts_a_formula or cell[:1] in ("\t", "\r", "\n")
+
+
+_TRICKY = st.text(st.sampled_from(list("=+-@\uff1d\uff0b\uff0d\uff20 \t\r\n\u3000\u00a0x1.'")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_TRICKY, st.text()), st.sampled_from(sorted({*SUMMARY_COLUMNS, *USAGE_COLUMNS})))
+@example(" =1", "Name")
+@example("=1", "ConsumedLicenses")
+def test_no_text_cell_runs_as_a_formula_and_escaping_only_prepends_a_quote(text, column):
+    cell = format_cell(text, column)
+    assert cell in (text, "'" + text)
+    if _runs_as_formula(cell):
+        assert column in NUMERIC_COLUMNS
+        assert Decimal(cell) == Decimal(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.integers(),
+        st.decimals(allow_nan=False, allow_infinity=False, places=2),
+        st.floats(allow_nan=False, allow_infinity=False),
+    ),
+    st.sampled_from(sorted(NUMERIC_COLUMNS)),
+)
+def test_numbers_round_trip_through_numeric_columns(number, column):
+    cell = format_cell(number, column)
+    assert cell == str(number)
+    assert Decimal(cell) == Decimal(str(number))
+    assert format_cell(cell, column) == cell  # the same number read back as text
 
 
 def test_json_cells_that_look_like_formulas_are_protected():

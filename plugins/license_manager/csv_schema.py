@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -59,7 +60,17 @@ NUMERIC_COLUMNS = frozenset(
         "ConsumedLicensesChange",
     }
 )
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: Characters that start a formula in a spreadsheet, ASCII and full-width.
+FORMULA_CHARACTERS = "=+-@\uff1d\uff0b\uff0d\uff20"
+#: A tab, and every line break of ``str.splitlines``.
+_TAB_OR_LINE_BREAK = "\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+#: A cell a spreadsheet may run: a formula character, after white space or not (spreadsheets
+#: trim it), or a tab or line break first.
+_FORMULA_START = re.compile(
+    rf"\s*[{re.escape(FORMULA_CHARACTERS)}]|[{re.escape(_TAB_OR_LINE_BREAK)}]"
+)
+#: A number as Python writes one: a cell of a numeric column that is one is never altered.
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 def iso_utc(moment: datetime) -> str:
@@ -81,22 +92,26 @@ def to_json(value: Any) -> str:
 
 
 def format_cell(value: Any, column: str = "") -> str:
-    """One CSV cell: JSON for lists and maps, true/false, ISO times, formula-safe text."""
+    """One CSV cell: JSON for lists and maps, true/false, ISO times, formula-safe text.
+
+    A number is written as it is (a negative one too); anything else, in any column, is text.
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return str(value)
     if isinstance(value, datetime):
         return iso_utc(value)
-    if isinstance(value, list | dict):
-        text = to_json(value)
-    else:
-        text = str(value)
-    if column not in NUMERIC_COLUMNS and text.startswith(_FORMULA_TRIGGERS):
-        return "'" + text
-    return text
+    text = to_json(value) if isinstance(value, list | dict) else str(value)
+    is_number = isinstance(value, int | float | Decimal) or column in NUMERIC_COLUMNS
+    if is_number and _NUMBER.fullmatch(text):
+        return text
+    return formula_safe(text)
+
+
+def formula_safe(text: str) -> str:
+    """The text with a leading ``'`` when a spreadsheet would run it as a formula."""
+    return "'" + text if _FORMULA_START.match(text) else text
 
 
 def format_row(record: Mapping[str, Any], columns: Iterable[str]) -> list[str]:
