@@ -26,16 +26,19 @@ Region of its ARN, and writes a dated CSV report set to S3:
         <LicenseConfigurationId>-usage.csv one per configuration fetched
         manifest.json                      written last: a folder without it is incomplete
 
-**Settings** (trigger form value, else the Airflow Variable of the same name, else default):
-`license_config_arns` (required), `license_report_bucket` (required),
-`license_report_prefix`, `aws_conn_id` (`aws_default`), `license_alert_sns_topic_arn`,
-`license_alert_utilization_percent` (`90`), `license_report_kms_key_id` (SSE-KMS),
-`license_report_bucket_owner` (ExpectedBucketOwner). A setting AWS would reject fails
-`resolve_settings` before anything is written, naming it.
+**Run settings** (trigger form value, else the Airflow Variable of the same name, else
+default): `license_config_arns`, `license_discovery_regions`, `license_discovery_accounts`
+(default: the connection's own account), `license_report_prefix`,
+`license_alert_utilization_percent` (`90`).
 
-**Discovery** (optional): `license_discovery_regions`, `license_discovery_accounts` (default:
-the connection's own account), `license_account_role_arn_template` (a role assumed in every
-other account, with `{account_id}`) and `license_account_role_external_id`.
+**Deployment settings** (Airflow Variables only; a run whose conf names one fails):
+`license_report_bucket` (required), `aws_conn_id` (`aws_default`),
+`license_alert_sns_topic_arn`, `license_account_role_arn_template` (a role assumed in every
+other account, with `{account_id}`), `license_account_role_external_id`,
+`license_report_kms_key_id` (SSE-KMS), `license_report_bucket_owner` (ExpectedBucketOwner),
+`license_page_aws_conn_id` (the License consumption page's read-only connection).
+A setting AWS would reject fails `resolve_settings` before anything is written, naming it.
+No value of a setting is ever rendered as a template.
 
 **Tasks**: `resolve_settings` merges the settings, validates the ARNs and checks the bucket;
 `discover_license_configurations` runs once per account and Region (labelled
@@ -63,7 +66,11 @@ def resolve_settings(params=None, dag_run=None, logical_date=None, ti=None) -> l
     from license_manager import pipeline
 
     run = pipeline.resolve_run(
-        params, dag_run.dag_id, dag_run.run_id, logical_date or dag_run.run_after
+        params,
+        dag_run.dag_id,
+        dag_run.run_id,
+        logical_date or dag_run.run_after,
+        conf=dag_run.conf,
     )
     ti.xcom_push(key="report", value=run["report"])
     return run["discovery_scopes"]

@@ -6,8 +6,11 @@ import csv
 import hashlib
 import io
 import json
+import os
 import runpy
 import uuid
+from collections.abc import Generator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +34,26 @@ def config_arn(
 
 def load_dag():
     return runpy.run_path(str(DAG_FILE))["dag"]
+
+
+@contextmanager
+def airflow_variables(values: dict[str, Any]) -> Generator[None]:
+    """Airflow Variables (``AIRFLOW_VAR_<NAME>``) set for the block, then as they were."""
+    names = {f"AIRFLOW_VAR_{name.upper()}": value for name, value in values.items()}
+    saved = {name: os.environ.get(name) for name in names}
+    for name, value in names.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value if isinstance(value, str) else json.dumps(value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass
@@ -62,10 +85,20 @@ class World:
         (added,) = self.seed(make_configuration(arn or config_arn(), **kwargs))
         return added
 
-    def run(self, logical_date: datetime | None = None, **conf: Any):
-        conf.setdefault("license_report_bucket", self.bucket)
-        if isinstance(conf.get("license_config_arns"), list | tuple):
-            conf["license_config_arns"] = list(conf["license_config_arns"])
+    def run(self, logical_date: datetime | None = None, **settings: Any):
+        """Run the DAG once with ``settings``: the run settings as the trigger conf, the
+        deployment settings (the bucket by default) as Airflow Variables for the run."""
+        from license_manager.settings import DEPLOYMENT_SETTINGS
+
+        settings.setdefault("license_report_bucket", self.bucket)
+        if isinstance(settings.get("license_config_arns"), list | tuple):
+            settings["license_config_arns"] = list(settings["license_config_arns"])
+        deployment = {name: settings.pop(name) for name in DEPLOYMENT_SETTINGS if name in settings}
+        with airflow_variables(deployment):
+            return self.trigger(settings, logical_date)
+
+    def trigger(self, conf: dict[str, Any], logical_date: datetime | None = None):
+        """Run the DAG once with ``conf`` as its trigger conf, as given."""
         return self.dag.test(run_conf=conf, logical_date=logical_date)
 
     def keys(self, prefix: str = "") -> list[str]:

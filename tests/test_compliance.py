@@ -58,10 +58,9 @@ def test_malformed_threshold_names_the_setting(value):
             {
                 "license_config_arns": "arn:aws:license-manager:us-east-1:111111111111:"
                 "license-configuration:lic-0123456789abcdef0123456789abcdef",
-                "license_report_bucket": "bucket",
                 "license_alert_utilization_percent": value,
             },
-            lambda name: None,
+            {"license_report_bucket": "bucket"}.get,
         )
     if value is not True:
         with pytest.raises(ValueError):
@@ -73,9 +72,10 @@ def test_threshold_default_and_variable():
         "arn:aws:license-manager:us-east-1:111111111111:"
         "license-configuration:lic-0123456789abcdef0123456789abcdef"
     )
-    params = {"license_config_arns": arn, "license_report_bucket": "reports"}
-    assert resolve_settings(params, lambda name: None).license_alert_utilization_percent == "90"
-    variables = {"license_alert_utilization_percent": "75.5"}
+    params = {"license_config_arns": arn}
+    bucket = {"license_report_bucket": "reports"}
+    assert resolve_settings(params, bucket.get).license_alert_utilization_percent == "90"
+    variables = {**bucket, "license_alert_utilization_percent": "75.5"}
     assert resolve_settings(params, variables.get).license_alert_utilization_percent == "75.5"
 
 

@@ -69,20 +69,13 @@ def test_pipeline_shape_and_labels(monkeypatch):
     assert "license_configuration_label" in fetch.map_index_template
     assert fetch.downstream_task_ids == {"write_report"}
     assert dag.task_dict["write_report"].trigger_rule == "all_done_min_one_success"
-    assert set(dag.params.keys()) == {
+    assert list(dag.params.keys()) == [
         "license_config_arns",
-        "license_report_bucket",
-        "license_report_prefix",
-        "aws_conn_id",
-        "license_alert_sns_topic_arn",
-        "license_alert_utilization_percent",
         "license_discovery_regions",
         "license_discovery_accounts",
-        "license_account_role_arn_template",
-        "license_account_role_external_id",
-        "license_report_kms_key_id",
-        "license_report_bucket_owner",
-    }
+        "license_report_prefix",
+        "license_alert_utilization_percent",
+    ]
     discover = dag.task_dict["discover_license_configurations"]
     assert "discovery_scope_label" in discover.map_index_template
     assert discover.downstream_task_ids == {"merge_configurations"}

@@ -188,11 +188,11 @@ def resolve(s3, bucket: str, connection_defined=lambda conn_id: True):
     from license_manager import pipeline
 
     return pipeline.resolve_run(
-        {"license_config_arns": ARN, "license_report_bucket": bucket},
+        {"license_config_arns": ARN},
         "license_tracking",
         "manual__1",
         WHEN,
-        variable=lambda name: None,
+        variable={"license_report_bucket": bucket}.get,
         s3_hook=lambda aws_conn_id, **guards: s3,
         connection_defined=connection_defined,
     )

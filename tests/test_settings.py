@@ -1,7 +1,14 @@
-"""Run settings: trigger form, then Variable, then default; errors name the setting."""
+"""Settings: run settings from the trigger form, then Variable, then default; deployment
+settings from Variables only; errors name the setting."""
 
 import pytest
-from license_manager.settings import SettingsError, resolve_settings
+from license_manager.settings import (
+    DEPLOYMENT_SETTINGS,
+    RUN_SETTINGS,
+    SETTINGS,
+    SettingsError,
+    resolve_settings,
+)
 
 ARN = (
     "arn:aws:license-manager:us-east-1:111111111111:"
@@ -13,19 +20,19 @@ def variables(**values):
     return lambda name: values.get(name)
 
 
-def test_trigger_params_win_over_variables():
+def test_trigger_params_win_over_variables_for_run_settings():
     settings = resolve_settings(
-        {"license_config_arns": ARN, "license_report_bucket": "from-param"},
-        variables(license_report_bucket="from-variable", license_report_prefix="reports/"),
+        {"license_config_arns": ARN, "license_report_prefix": "from-param/"},
+        variables(license_report_bucket="bucket", license_report_prefix="from-variable/"),
     )
-    assert settings.license_report_bucket == "from-param"
-    assert settings.license_report_prefix == "reports/"
+    assert settings.license_report_prefix == "from-param/"
+    assert settings.license_report_bucket == "bucket"
     assert settings.license_config_arns == [ARN]
 
 
 def test_variables_then_defaults():
     settings = resolve_settings(
-        {"license_config_arns": None, "license_report_bucket": ""},
+        {"license_config_arns": None, "license_report_prefix": ""},
         variables(license_config_arns=f'["{ARN}"]', license_report_bucket="bucket"),
     )
     assert settings.license_config_arns == [ARN]
@@ -36,12 +43,8 @@ def test_variables_then_defaults():
 
 def test_prefix_gets_one_trailing_slash():
     settings = resolve_settings(
-        {
-            "license_config_arns": ARN,
-            "license_report_bucket": "bucket",
-            "license_report_prefix": "/reports",
-        },
-        variables(),
+        {"license_config_arns": ARN, "license_report_prefix": "/reports"},
+        variables(license_report_bucket="bucket"),
     )
     assert settings.license_report_prefix == "reports/"
 
@@ -49,19 +52,72 @@ def test_prefix_gets_one_trailing_slash():
 @pytest.mark.parametrize("empty", [None, "", " \n ", "[]", []])
 def test_no_arns_is_an_error_naming_the_setting(empty):
     with pytest.raises(SettingsError, match="license_config_arns"):
-        resolve_settings(
-            {"license_config_arns": empty, "license_report_bucket": "bucket"}, variables()
-        )
+        resolve_settings({"license_config_arns": empty}, variables(license_report_bucket="b-1"))
 
 
 def test_no_bucket_is_an_error_naming_the_setting():
-    with pytest.raises(SettingsError, match="license_report_bucket"):
+    with pytest.raises(SettingsError, match="license_report_bucket .*Airflow Variable"):
         resolve_settings({"license_config_arns": ARN}, variables())
 
 
-def test_readme_documents_every_setting():
-    from license_manager.settings import SETTINGS
+def test_every_setting_is_a_run_or_a_deployment_setting_as_the_contract_says():
+    assert set(RUN_SETTINGS) == {
+        "license_config_arns",
+        "license_discovery_regions",
+        "license_discovery_accounts",
+        "license_report_prefix",
+        "license_alert_utilization_percent",
+    }
+    assert set(DEPLOYMENT_SETTINGS) == {
+        "aws_conn_id",
+        "license_report_bucket",
+        "license_report_bucket_owner",
+        "license_account_role_arn_template",
+        "license_account_role_external_id",
+        "license_alert_sns_topic_arn",
+        "license_report_kms_key_id",
+        "license_page_aws_conn_id",
+    }
 
+
+@pytest.mark.parametrize("name", DEPLOYMENT_SETTINGS)
+@pytest.mark.parametrize("where", ["conf", "params"])
+def test_a_deployment_setting_given_at_trigger_time_fails_the_run_naming_it(name, where):
+    given = {name: "anything"}
+    with pytest.raises(SettingsError) as failure:
+        resolve_settings(
+            {"license_config_arns": ARN, **(given if where == "params" else {})},
+            variables(license_report_bucket="bucket"),
+            conf={"license_config_arns": ARN, **(given if where == "conf" else {})},
+        )
+    message = str(failure.value)
+    assert message.startswith(f"{name} cannot be given when a run is triggered")
+    assert f"AIRFLOW_VAR_{name.upper()}" in message
+
+
+def test_a_deployment_setting_named_with_an_empty_value_fails_too():
+    with pytest.raises(SettingsError, match="aws_conn_id cannot be given"):
+        resolve_settings(
+            {"license_config_arns": ARN},
+            variables(license_report_bucket="bucket"),
+            conf={"aws_conn_id": None},
+        )
+
+
+def test_deployment_settings_come_from_variables():
+    settings = resolve_settings(
+        {"license_config_arns": ARN},
+        variables(
+            license_report_bucket="bucket",
+            aws_conn_id="reporting",
+            license_account_role_external_id="ext-1234",
+        ),
+    )
+    assert (settings.license_report_bucket, settings.aws_conn_id) == ("bucket", "reporting")
+    assert settings.license_account_role_external_id == "ext-1234"
+
+
+def test_readme_documents_every_setting():
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text()
@@ -69,16 +125,19 @@ def test_readme_documents_every_setting():
         assert f"| `{setting.name}` |" in readme
 
 
-def test_the_trigger_forms_params_take_text_or_lists_as_each_setting_does():
+def test_the_trigger_form_shows_run_settings_only_with_text_or_lists_as_each_takes():
     from airflow.sdk.exceptions import ParamValidationError
     from license_manager.settings import trigger_form_params
 
     params = trigger_form_params()
+    assert list(params) == list(RUN_SETTINGS)
     assert params["license_config_arns"].resolve([ARN]) == [ARN]
     assert params["license_config_arns"].resolve(ARN) == ARN
-    assert params["license_report_bucket"].resolve("reports") == "reports"
-    assert params["license_report_bucket"].resolve(None) is None
+    assert params["license_report_prefix"].resolve("reports/") == "reports/"
+    assert params["license_report_prefix"].resolve(None) is None
     with pytest.raises(ParamValidationError):
-        params["license_report_bucket"].resolve(["reports"])
+        params["license_report_prefix"].resolve(["reports"])
     with pytest.raises(ParamValidationError):
         params["license_config_arns"].resolve(12)
+    titles = {param.schema["title"] for param in params.values()}
+    assert not titles & set(RUN_SETTINGS)  # titles people read, not the setting names

@@ -40,21 +40,20 @@ def alert_message(context: dict[str, Any]) -> tuple[str, str]:
 class LicenseAlertNotifier(BaseNotifier):
     """Publish a failure alert to ``license_alert_sns_topic_arn`` when that setting is given.
 
-    The topic and connection follow the run's settings: trigger param, then Variable.
+    The topic and connection are deployment settings: read from the Airflow Variables (never
+    from the run's conf) and validated as ``resolve_settings`` validates them.
     """
 
     def notify(self, context: Context) -> None:
         from airflow.providers.amazon.aws.hooks.sns import SnsHook
         from botocore.utils import ArnParser
 
-        from license_manager.settings import airflow_variable, lookup_setting, setting_value
+        from license_manager.settings import airflow_variable, alert_destination
 
-        params = context.get("params") or {}
-        topic = lookup_setting("license_alert_sns_topic_arn", params, airflow_variable)
+        topic, aws_conn_id = alert_destination(airflow_variable)
         if not topic:
             self.log.info("No license_alert_sns_topic_arn set: no alert sent")
             return
-        aws_conn_id = setting_value("aws_conn_id", params, airflow_variable)
         region = ArnParser().parse_arn(topic)["region"]
         subject, message = alert_message(dict(context))
         SnsHook(aws_conn_id=aws_conn_id, region_name=region).publish_to_target(

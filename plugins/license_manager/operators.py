@@ -29,36 +29,30 @@ class LicenseManagerOperator(BaseOperator):
     connection errors are retried with back-off inside the task, then by Airflow's retries.
     Either way the error is staged for the report writer before the task fails.
 
-    :param license_configuration_arn: the configuration's ARN (templated).
-    :param report_bucket: bucket that holds the run's staging folder (templated).
-    :param staging_folder: key prefix of the run's staging folder (templated).
-    :param aws_conn_id: Airflow connection for License Manager and S3 (templated).
-    :param report_kms_key_id: KMS key for SSE-KMS on the staged files (templated).
-    :param report_bucket_owner: account ID that must own ``report_bucket`` (templated).
+    :param license_configuration_arn: the configuration's ARN.
+    :param report_bucket: bucket that holds the run's staging folder.
+    :param staging_folder: key prefix of the run's staging folder.
+    :param aws_conn_id: Airflow connection for License Manager and S3.
+    :param report_kms_key_id: KMS key for SSE-KMS on the staged files.
+    :param report_bucket_owner: account ID that must own ``report_bucket``.
     :param retry_max_attempts: attempts per API call before the task gives up.
     :param retry_base_delay: first back-off delay in seconds, doubled per attempt.
     :param retry_max_delay: cap of one back-off delay in seconds.
     :param usage_page_size: MaxResults asked of ListUsageForLicenseConfiguration.
     :param role_arn_template: role to assume for an account other than ``home_account_id``,
-        with ``{account_id}`` and ``{partition}`` placeholders (templated); None: the
+        with ``{account_id}`` and ``{partition}`` placeholders; None: the
         connection's credentials for every account. Assumed inside the task, never stored.
-    :param role_external_id: ExternalId of the AssumeRole call (templated).
-    :param role_session_name: RoleSessionName of the AssumeRole call (templated).
-    :param home_account_id: the connection's own account (templated).
+    :param role_external_id: ExternalId of the AssumeRole call.
+    :param role_session_name: RoleSessionName of the AssumeRole call.
+    :param home_account_id: the connection's own account.
     """
 
-    template_fields: Sequence[str] = (
-        "license_configuration_arn",
-        "report_bucket",
-        "staging_folder",
-        "aws_conn_id",
-        "role_arn_template",
-        "role_external_id",
-        "role_session_name",
-        "home_account_id",
-        "report_kms_key_id",
-        "report_bucket_owner",
-    )
+    # No field is templated. In the DAG every argument is run data (a setting, a Variable, an
+    # upstream task's XCom), and the Task SDK renders as Jinja the plain strings that
+    # expand_kwargs() takes from an XCom (it exempts only XComArg objects): a templated field
+    # here would evaluate whatever a triggerer typed, with `conn` and `var` in its context.
+    # A DAG author who wants a Jinja value renders it in an upstream task and passes the result.
+    template_fields: Sequence[str] = ()
     ui_color = "#ffe8cc"
 
     def __init__(

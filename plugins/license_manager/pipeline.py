@@ -85,7 +85,10 @@ def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_i
 
     from license_manager.retries import is_retryable
 
-    body = json.dumps({"run_id": run_id, "settings": asdict(settings)}, indent=2).encode()
+    recorded = asdict(settings)
+    if recorded["license_account_role_external_id"]:  # a shared secret: not written to S3
+        recorded["license_account_role_external_id"] = "***"
+    body = json.dumps({"run_id": run_id, "settings": recorded}, indent=2).encode()
     try:
         s3.put_bytes(body, run_settings_key(staging), settings.license_report_bucket)
     except ClientError as error:
@@ -178,14 +181,17 @@ def resolve_run(
     caller_account: Callable[[str | None], str] = _caller_account,
     map_limit: Callable[[], int] | None = None,
     connection_defined: Callable[[str], bool] = _connection_defined,
+    conf: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Merge settings, validate ARNs, check the bucket; return what the next tasks need.
+
+    ``conf`` is the run's trigger conf: naming a deployment setting there fails the run.
 
     ``fetch_requests`` holds one operator kwargs dict per valid listed ARN (the mapped tasks
     when nothing is discovered); ``discovery_scopes`` one record per (account, Region) to
     discover in; ``report`` the run's report location and every listed ARN in order.
     """
-    settings = resolve_settings(params, variable)
+    settings = resolve_settings(params, variable, conf)
     aws_conn_id = connection_for_tasks(settings.aws_conn_id, connection_defined)
     map_limit = map_limit or max_map_length
     prefix = settings.license_report_prefix

@@ -1,4 +1,10 @@
-"""Run settings: the trigger form's value, else the Airflow Variable of the same name, else default.
+"""Settings: who may give each one, where it comes from, how it is checked.
+
+*Run settings* may be given when a run is triggered (trigger form, REST ``conf``, backfill
+``--dag-run-conf``): the given value, else the Airflow Variable of the same name, else the
+default. *Deployment settings* choose whose identity the DAG uses and where data goes: they come
+only from Variables (or the deployment's configuration) and a run whose conf names one fails.
+Airflow's security model trusts whoever may trigger a DAG to start runs, not to pick credentials.
 
 Resolved when a run executes, never at parse time; the DAG's schedule is in ``schedule.py``.
 """
@@ -7,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException
@@ -18,70 +24,112 @@ from license_manager.arns import (
     split_arn_list,
 )
 
+RUN: Literal["run"] = "run"
+DEPLOYMENT: Literal["deployment"] = "deployment"
+
 
 @dataclass(frozen=True)
 class Setting:
     name: str
+    title: str
     description: str
+    kind: Literal["run", "deployment"] = RUN
     default: str | None = None
-    required: bool = False
 
 
 SETTINGS = (
     Setting(
         "license_config_arns",
+        "License configuration ARNs",
         "License configuration ARNs: a JSON list, or one string separated by commas, "
         "spaces or newlines. Required unless license_discovery_regions is given.",
     ),
-    Setting("license_report_bucket", "S3 bucket that receives the reports.", required=True),
+    Setting(
+        "license_discovery_regions",
+        "Regions to discover in",
+        "Regions in which every license configuration is collected, in addition to "
+        "license_config_arns: a JSON list, or one string separated by commas, spaces or "
+        "newlines. None given: no discovery.",
+    ),
+    Setting(
+        "license_discovery_accounts",
+        "Accounts to discover in",
+        "12-digit account IDs to discover in, same list forms. None given: the connection's "
+        "own account.",
+    ),
     Setting(
         "license_report_prefix",
-        "Key prefix put before the date folders ('reports/' gives 'reports/2026/...').",
+        "Report key prefix",
+        "Key prefix put before the date folders ('reports/' gives 'reports/2026/...'): "
+        "letters, digits and !-_.*'() separated by '/'.",
         default="",
     ),
     Setting(
-        "aws_conn_id",
-        "Airflow connection used for License Manager, S3 and SNS.",
-        default="aws_default",
-    ),
-    Setting(
-        "license_alert_sns_topic_arn",
-        "SNS topic that receives failure alerts; empty sends no alert.",
-    ),
-    Setting(
         "license_alert_utilization_percent",
+        "Near-limit threshold (%)",
         "Utilization (0 to 100) at or above which a configuration is near its limit.",
         default="90",
     ),
     Setting(
-        "license_discovery_regions",
-        "Regions in which every license configuration is collected, in addition to "
-        "license_config_arns: a JSON list, or one string separated by commas, spaces or "
-        "newlines. Empty: no discovery.",
+        "license_report_bucket",
+        "Report bucket",
+        "S3 bucket that receives the reports. Required.",
+        kind=DEPLOYMENT,
     ),
     Setting(
-        "license_discovery_accounts",
-        "12-digit account IDs to discover in, same list forms. Empty: the connection's own "
-        "account.",
+        "aws_conn_id",
+        "AWS connection",
+        "Airflow connection used for License Manager, S3 and SNS.",
+        kind=DEPLOYMENT,
+        default="aws_default",
+    ),
+    Setting(
+        "license_alert_sns_topic_arn",
+        "Alert SNS topic",
+        "SNS topic that receives failure and compliance alerts; not set: no alert.",
+        kind=DEPLOYMENT,
     ),
     Setting(
         "license_account_role_arn_template",
+        "Member account role",
         "IAM role assumed for an account other than the connection's own, with {account_id} "
         "and optionally {partition}, e.g. arn:aws:iam::{account_id}:role/LicenseTrackingReader. "
-        "Empty: the connection's credentials for every account.",
+        "Not set: the connection's credentials for every account.",
+        kind=DEPLOYMENT,
     ),
-    Setting("license_account_role_external_id", "ExternalId passed to AssumeRole."),
+    Setting(
+        "license_account_role_external_id",
+        "AssumeRole ExternalId",
+        "ExternalId passed to AssumeRole.",
+        kind=DEPLOYMENT,
+    ),
     Setting(
         "license_report_kms_key_id",
-        "KMS key (ID, ARN or alias) for SSE-KMS on every object the run writes; empty: the "
+        "Report KMS key",
+        "KMS key (ID, ARN or alias) for SSE-KMS on every object the run writes; not set: the "
         "bucket's default encryption.",
+        kind=DEPLOYMENT,
     ),
     Setting(
         "license_report_bucket_owner",
+        "Report bucket owner",
         "12-digit account ID that must own the report bucket (ExpectedBucketOwner on every "
-        "S3 request); empty: not checked.",
+        "S3 request); not set: not checked.",
+        kind=DEPLOYMENT,
+    ),
+    Setting(
+        "license_page_aws_conn_id",
+        "License consumption page connection",
+        "Airflow connection the License consumption page reads report sets with (give it "
+        "read-only rights); not set: aws_conn_id.",
+        kind=DEPLOYMENT,
     ),
 )
+
+#: The settings a run may be given at trigger time, in the trigger form's order.
+RUN_SETTINGS = tuple(setting.name for setting in SETTINGS if setting.kind == RUN)
+#: The settings that only an administrator sets, as Airflow Variables.
+DEPLOYMENT_SETTINGS = tuple(setting.name for setting in SETTINGS if setting.kind == DEPLOYMENT)
 
 #: Settings that take a list (a JSON list or a separated string), as the trigger form shows them.
 LIST_SETTINGS = frozenset(
@@ -91,28 +139,30 @@ LIST_SETTINGS = frozenset(
 
 #: The JSON Schema draft of the trigger form's params. Airflow validates every param of the DAG
 #: in every task (twice in a mapped one) and jsonschema checks each schema against its draft's
-#: meta-schema first: draft 7's takes 0.34 ms where the default 2020-12's takes 0.91 ms, and
-#: the form needs nothing newer than a type list.
+#: meta-schema first: draft 7's is the cheaper to check, and the form needs nothing newer than
+#: a type list.
 PARAM_SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
 
 
 def trigger_form_params() -> dict[str, Param]:
-    """One DAG param per setting, empty by default: the form's value wins over the Variable."""
+    """One DAG param per run setting, empty by default: the form's value wins over the
+    Variable. Deployment settings have no field: a run cannot be given them."""
     return {
         setting.name: Param(
             None,
             description=setting.description
             + (f" Default: {setting.default!r}." if setting.default else "")
-            + " Empty: the Airflow Variable of the same name.",
+            + " Left empty: the Airflow Variable of the same name.",
             schema={
                 "$schema": PARAM_SCHEMA_DRAFT,
                 "type": ["null", "string", "array"]
                 if setting.name in LIST_SETTINGS
                 else ["null", "string"],
-                "title": setting.name,
+                "title": setting.title,
             },
         )
         for setting in SETTINGS
+        if setting.kind == RUN
     }
 
 
@@ -150,26 +200,52 @@ def airflow_variable(name: str) -> Any:
 
 
 def lookup_setting(name: str, params: Mapping[str, Any], variable: Callable[[str], Any]) -> Any:
-    """A value given at trigger time wins, then the Airflow Variable of the same name."""
-    value = params.get(name)
+    """A run setting given at trigger time wins, then the Airflow Variable of the same name.
+
+    A deployment setting comes from the Variable alone (``refuse_deployment_settings`` has
+    failed any run whose conf names one).
+    """
+    value = params.get(name) if _KINDS[name] == RUN else None
     return value if _is_given(value) else variable(name)
 
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+_KINDS = {setting.name: setting.kind for setting in SETTINGS}
 
 
 def setting_value(name: str, params: Mapping[str, Any], variable: Callable[[str], Any]) -> Any:
-    """The trigger form's value, else the Airflow Variable, else the setting's default."""
+    """The trigger form's value (run settings only), else the Airflow Variable, else the
+    setting's default."""
     value = lookup_setting(name, params, variable)
     return value if _is_given(value) else _DEFAULTS[name]
 
 
-def resolve_settings(params: Mapping[str, Any], variable: Callable[[str], Any]) -> Settings:
+def refuse_deployment_settings(given: Mapping[str, Any]) -> None:
+    """Fail a run whose trigger conf (or params) names a deployment setting."""
+    named = [name for name in DEPLOYMENT_SETTINGS if name in given]
+    if named:
+        variables = ", ".join(f"{name} (AIRFLOW_VAR_{name.upper()})" for name in named)
+        raise SettingsError(
+            f"{', '.join(named)} cannot be given when a run is triggered: "
+            f"{'they are deployment settings' if len(named) > 1 else 'it is a deployment setting'}"
+            f" (identity and destination), which an administrator sets as the Airflow "
+            f"Variable of the same name: {variables}"
+        )
+
+
+def resolve_settings(
+    params: Mapping[str, Any],
+    variable: Callable[[str], Any],
+    conf: Mapping[str, Any] | None = None,
+) -> Settings:
     """Merge params, Variables and defaults; raise SettingsError naming a missing setting.
 
+    ``params`` are the run's params and ``conf`` its trigger conf (which Airflow merges into
+    the params by default); either naming a deployment setting fails the run.
     ``variable(name)`` returns the Variable's value or None; it is only called at run time.
     """
-    values = {setting.name: setting_value(setting.name, params, variable) for setting in SETTINGS}
+    refuse_deployment_settings({**(conf or {}), **params})
+    values = {name: setting_value(name, params, variable) for name in Settings.__dataclass_fields__}
     try:
         arns = split_arn_list(values["license_config_arns"])
         organisation = _organisation_settings(values)
@@ -186,8 +262,8 @@ def resolve_settings(params: Mapping[str, Any], variable: Callable[[str], Any]) 
         _require_a_valid_arn(arns)
     if not _is_given(values["license_report_bucket"]):
         raise SettingsError(
-            "license_report_bucket is not set: give it in the trigger form or set the Airflow "
-            "Variable license_report_bucket (AIRFLOW_VAR_LICENSE_REPORT_BUCKET)"
+            "license_report_bucket is not set: an administrator sets the Airflow Variable "
+            "license_report_bucket (AIRFLOW_VAR_LICENSE_REPORT_BUCKET)"
         )
     try:
         checked = _validated(values)
@@ -252,6 +328,16 @@ def _require_a_valid_arn(arns: list[str]) -> None:
         f"license_config_arns holds no valid license configuration ARN "
         f"({len(problems)} entries): {shown}"
     )
+
+
+def alert_destination(variable: Callable[[str], Any]) -> tuple[str | None, str]:
+    """The SNS topic (None: no alert) and connection of the failure alert: deployment
+    settings, validated as a run validates them (ValueError naming the setting)."""
+    from license_manager import validation
+
+    topic = setting_value("license_alert_sns_topic_arn", {}, variable)
+    aws_conn_id = setting_value("aws_conn_id", {}, variable)
+    return validation.sns_topic_arn(topic), validation.connection_id(aws_conn_id)
 
 
 #: The settings that say where report sets are and how to reach them: what the License
