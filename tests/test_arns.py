@@ -1,4 +1,5 @@
 import pytest
+from license_manager import arns
 from license_manager.arns import (
     InvalidLicenseConfigurationArn,
     parse_license_configuration_arn,
@@ -53,6 +54,69 @@ def test_accepts_every_supported_partition(arn, partition, region):
 def test_rejects_what_is_not_a_license_configuration_arn(text, reason):
     with pytest.raises(InvalidLicenseConfigurationArn, match=reason):
         parse_license_configuration_arn(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (f"arn:aws:license-manager:us-east-1\n:111111111111:license-configuration:{ID}", "control"),
+        (f"arn:aws:license-manager:us-east-1:111111111111\n:license-configuration:{ID}", "control"),
+        (f"arn:aws:license-manager:us-east-1:111111111111:license-configuration\r:{ID}", "control"),
+        (
+            f"arn:aws:license-manager:us-east-1:111111111111:license-configuration:{ID}\x00",
+            "control",
+        ),
+        (
+            f"arn:aws:license-manager:us-east-\u0661:111111111111:license-configuration:{ID}",
+            "Region",
+        ),
+        (
+            f"arn:aws:license-manager:us-east-1:\uff11{'1' * 11}:license-configuration:{ID}",
+            "12 digits",
+        ),
+        (f"arn:aws:license-manager:us-east-123:111111111111:license-configuration:{ID}", "Region"),
+    ],
+)
+def test_rejects_control_characters_and_non_ascii_digits_inside_the_fields(text, reason):
+    with pytest.raises(InvalidLicenseConfigurationArn, match=reason):
+        parse_license_configuration_arn(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("us-east-1", True),
+        ("us-gov-west-1", True),
+        ("cn-northwest-1", True),
+        ("ap-southeast-12", True),
+        ("us-east-123", False),
+        ("us-east-1\n", False),
+        ("\nus-east-1", False),
+        ("us-east-\u0661", False),
+        ("us-east-\uff11", False),
+        ("US-EAST-1", False),
+        ("useast1", False),
+        ("", False),
+    ],
+)
+def test_a_region_is_whole_ascii(text, region):
+    assert arns.is_region(text) is region
+
+
+@pytest.mark.parametrize(
+    ("text", "account"),
+    [
+        ("111111111111", True),
+        ("111111111111\n", False),
+        ("11111111111", False),
+        ("1111111111111", False),
+        ("\uff11" * 12, False),
+        ("\u0661" * 12, False),
+        (" 111111111111", False),
+    ],
+)
+def test_an_account_id_is_twelve_ascii_digits(text, account):
+    assert arns.is_account_id(text) is account
 
 
 A = f"arn:aws:license-manager:us-east-1:111111111111:license-configuration:{ID}"

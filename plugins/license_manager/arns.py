@@ -1,4 +1,10 @@
-"""License configuration ARNs: parsing the user's list, validating each ARN."""
+"""ARNs and their parts: parsing the user's list, validating each license configuration ARN.
+
+This module is the one home of the rules for a Region name, an account ID and a partition:
+the settings' checks (``validation``, ``discovery``) import them from here. It imports nothing
+of this package, so any module may import it. Every pattern is ASCII and matched whole
+(``fullmatch``): ``\\d`` would take other scripts' digits and ``$`` a trailing newline.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,28 @@ import re
 from dataclasses import dataclass
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+#: Regular expressions (without anchors, to match whole or to build larger patterns with).
+PARTITION_PATTERN = "(?:" + "|".join(PARTITIONS) + ")"
+#: A Region name such as ``us-east-1`` or ``us-gov-west-1``.
+REGION_PATTERN = r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}"
+#: A 12-digit AWS account ID.
+ACCOUNT_ID_PATTERN = r"[0-9]{12}"
 #: A license configuration ID is ``lic-`` and 32 hexadecimal characters.
-_LICENSE_CONFIGURATION_RESOURCE = re.compile(r"^license-configuration:(lic-[0-9a-f]{32})$")
-_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+_LICENSE_CONFIGURATION_RESOURCE = re.compile(r"license-configuration:(lic-[0-9a-f]{32})")
+_ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
+_REGION = re.compile(REGION_PATTERN)
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SEPARATORS = re.compile(r"[\s,]+")
+
+
+def is_region(text: str) -> bool:
+    """Whether the whole text is a Region name (ASCII letters and digits, hyphens)."""
+    return _REGION.fullmatch(text) is not None
+
+
+def is_account_id(text: str) -> bool:
+    """Whether the whole text is 12 ASCII digits."""
+    return _ACCOUNT_ID.fullmatch(text) is not None
 
 
 class InvalidLicenseConfigurationArn(ValueError):
@@ -40,6 +63,8 @@ def parse_license_configuration_arn(text: str) -> LicenseConfigurationArn:
 
     arn = text.strip()
     shown = _shown(arn)
+    if CONTROL_CHARACTERS.search(arn):
+        raise InvalidLicenseConfigurationArn(f"control characters in {shown}")
     try:
         parts = ArnParser().parse_arn(arn)
     except InvalidArnException:
@@ -53,11 +78,11 @@ def parse_license_configuration_arn(text: str) -> LicenseConfigurationArn:
         raise InvalidLicenseConfigurationArn(
             f"service is {_shown(parts['service'], 40)}, not 'license-manager', in {shown}"
         )
-    if not _REGION.match(parts["region"]):
+    if not is_region(parts["region"]):
         raise InvalidLicenseConfigurationArn(f"no valid Region in {shown}")
-    if not _ACCOUNT_ID.match(parts["account"]):
+    if not is_account_id(parts["account"]):
         raise InvalidLicenseConfigurationArn(f"account id is not 12 digits in {shown}")
-    resource = _LICENSE_CONFIGURATION_RESOURCE.match(parts["resource"])
+    resource = _LICENSE_CONFIGURATION_RESOURCE.fullmatch(parts["resource"])
     if not resource:
         raise InvalidLicenseConfigurationArn(
             "resource is not 'license-configuration:lic-' and 32 lowercase hexadecimal "

@@ -11,15 +11,19 @@ import ipaddress
 import re
 from typing import Any
 
+from license_manager.arns import (
+    ACCOUNT_ID_PATTERN,
+    PARTITION_PATTERN,
+    REGION_PATTERN,
+    is_account_id,
+)
 from license_manager.report_layout import longest_key_under_prefix
 
+# Every pattern below is ASCII and matched whole (fullmatch): "$" would accept a trailing newline.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-_PARTITION = r"(aws|aws-cn|aws-us-gov)"
-_REGION = r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}"
 
 # S3's rules for general purpose bucket names.
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -30,14 +34,17 @@ MAX_PREFIX_BYTES = MAX_KEY_BYTES - longest_key_under_prefix()
 
 _KMS_KEY = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
 _KMS_ALIAS = r"alias/[A-Za-z0-9/_-]{1,250}"
-_KMS_KEY_ID = re.compile(
-    rf"^({_KMS_KEY}|{_KMS_ALIAS}|arn:{_PARTITION}:kms:{_REGION}:[0-9]{{12}}:(key/{_KMS_KEY}|{_KMS_ALIAS}))$"
-)
-_SNS_TOPIC_ARN = re.compile(
-    rf"^arn:{_PARTITION}:sns:{_REGION}:[0-9]{{12}}:[A-Za-z0-9_-]{{1,256}}(\.fifo)?$"
-)
+
+
+def _arn_pattern(service: str, resource: str) -> str:
+    return rf"arn:{PARTITION_PATTERN}:{service}:{REGION_PATTERN}:{ACCOUNT_ID_PATTERN}:{resource}"
+
+
+_KMS_KEY_ARN = _arn_pattern("kms", rf"(key/{_KMS_KEY}|{_KMS_ALIAS})")
+_KMS_KEY_ID = re.compile(rf"{_KMS_KEY}|{_KMS_ALIAS}|{_KMS_KEY_ARN}")
+_SNS_TOPIC_ARN = re.compile(_arn_pattern("sns", r"[A-Za-z0-9_-]{1,256}(\.fifo)?"))
 # Airflow's own rule for connection IDs (airflow.models.connection.RE_SANITIZE_CONN_ID).
-_CONNECTION_ID = re.compile(r"^[\w#!()\-.:/\\]{1,250}$")
+_CONNECTION_ID = re.compile(r"[\w#!()\-.:/\\]{1,250}")
 
 
 def _text(name: str, value: Any) -> str:
@@ -56,7 +63,7 @@ def bucket_name(value: Any) -> str:
     """A general purpose bucket name by S3's naming rules."""
     name = _text("license_report_bucket", value)
     problem = None
-    if not _BUCKET_NAME.match(name):
+    if not _BUCKET_NAME.fullmatch(name):
         problem = "3 to 63 lowercase letters, digits, dots and hyphens, starting and ending "
         problem += "with a letter or digit"
     elif ".." in name:
@@ -108,7 +115,7 @@ def report_prefix(value: Any) -> str:
 def account_id(name: str, value: Any) -> str | None:
     """A 12-digit AWS account ID, or None when not given."""
     text = "" if value is None else _text(name, value)
-    if text and not _ACCOUNT_ID.match(text):
+    if text and not is_account_id(text):
         raise ValueError(f"{name} {_show(text)} is not a 12-digit AWS account ID")
     return text or None
 
@@ -116,7 +123,7 @@ def account_id(name: str, value: Any) -> str | None:
 def kms_key_id(value: Any) -> str | None:
     """A KMS key ID, key ARN, alias (``alias/...``) or alias ARN, or None when not given."""
     text = "" if value is None else _text("license_report_kms_key_id", value)
-    if text and not _KMS_KEY_ID.match(text):
+    if text and not _KMS_KEY_ID.fullmatch(text):
         raise ValueError(
             f"license_report_kms_key_id {_show(text)} is not a KMS key ID, key ARN, alias "
             "('alias/...') or alias ARN"
@@ -127,7 +134,7 @@ def kms_key_id(value: Any) -> str | None:
 def sns_topic_arn(value: Any) -> str | None:
     """An SNS topic ARN, or None when not given."""
     text = "" if value is None else _text("license_alert_sns_topic_arn", value)
-    if text and not _SNS_TOPIC_ARN.match(text):
+    if text and not _SNS_TOPIC_ARN.fullmatch(text):
         raise ValueError(
             f"license_alert_sns_topic_arn {_show(text)} is not an SNS topic ARN "
             "(arn:aws:sns:<region>:<account>:<topic name>)"
@@ -138,7 +145,7 @@ def sns_topic_arn(value: Any) -> str | None:
 def connection_id(value: Any) -> str:
     """An Airflow connection ID by Airflow's own rule."""
     text = _text("aws_conn_id", value)
-    if not _CONNECTION_ID.match(text):
+    if not _CONNECTION_ID.fullmatch(text):
         raise ValueError(
             f"aws_conn_id {_show(text)} is not a valid Airflow connection ID (1 to 250 "
             "letters, digits and #!()-.:/\\_)"
