@@ -16,7 +16,8 @@ from tests.support import config_arn
 
 
 def _settings(**values):
-    return resolve_settings({"license_report_bucket": "reports", **values}, lambda _: None)
+    """The settings from Airflow Variables (deployment settings come from nowhere else)."""
+    return resolve_settings({}, {"license_report_bucket": "reports", **values}.get)
 
 
 def test_discovery_alone_needs_no_arns_and_lists_take_every_form():

@@ -32,9 +32,26 @@ ARN = (
 )
 
 
+#: Settings that only Variables give (a run's conf may not name them).
+DEPLOYMENT_SETTINGS = frozenset(
+    {
+        "aws_conn_id",
+        "license_report_bucket",
+        "license_report_bucket_owner",
+        "license_account_role_arn_template",
+        "license_account_role_external_id",
+        "license_alert_sns_topic_arn",
+        "license_report_kms_key_id",
+    }
+)
+
+
 def resolve(**given_values):
-    params = {"license_config_arns": ARN, "license_report_bucket": "reports", **given_values}
-    return resolve_settings(params, lambda name: None)
+    """Run settings given at trigger time, deployment settings as Variables."""
+    values = {"license_config_arns": ARN, "license_report_bucket": "reports", **given_values}
+    params = {name: value for name, value in values.items() if name not in DEPLOYMENT_SETTINGS}
+    variables = {name: value for name, value in values.items() if name in DEPLOYMENT_SETTINGS}
+    return resolve_settings(params, variables.get)
 
 
 def resolve_variables(**variables):
@@ -255,6 +272,32 @@ def test_other_settings_accept_aws_forms_and_reject_the_rest(name, good, bad):
     for value in bad:
         with pytest.raises(SettingsError, match=name):
             resolve(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("license_alert_sns_topic_arn", "arn:aws:sns:us-east-1\n:111111111111:alerts"),
+        ("license_alert_sns_topic_arn", "arn:aws:sns:us-east-123:111111111111:alerts"),
+        ("license_alert_sns_topic_arn", "arn:aws:sns:us-east-1:111111111111\n:alerts"),
+        ("license_alert_sns_topic_arn", "arn:aws:sns:us-east-1:" + "\uff11" * 12 + ":alerts"),
+        ("license_alert_sns_topic_arn", "arn:aws:sns:us-east-1:111111111111:al\nerts"),
+        (
+            "license_report_kms_key_id",
+            "arn:aws:kms:us-east-\u0661:111111111111:alias/license-reports",
+        ),
+        (
+            "license_report_kms_key_id",
+            "arn:aws:kms:us-east-1:111111111111\n:alias/license-reports",
+        ),
+        ("license_report_kms_key_id", "alias/license\n-reports"),
+        ("license_report_bucket_owner", "\u0661" * 12),
+        ("license_report_bucket_owner", "111111\n111111"),
+    ],
+)
+def test_arn_and_account_fields_are_ascii_without_line_breaks(name, bad):
+    with pytest.raises(SettingsError, match=name):
+        resolve(**{name: bad})
 
 
 def test_optional_settings_default_to_none():
