@@ -14,7 +14,8 @@ from importlib.resources import files
 from typing import Annotated
 
 from airflow.api_fastapi.core_api.security import requires_access_dag
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
@@ -53,7 +54,7 @@ def _location(bucket: str | None, prefix: str | None) -> Location:
 @contextmanager
 def _s3_answers(location: Location) -> Generator[None]:
     """An error S3 answers (the bucket of another owner, access denied, no such bucket) is a
-    502 naming the bucket and S3's error code, never data."""
+    502 naming the bucket and S3's error code, never data; no answer in time is a 504."""
     try:
         yield
     except ClientError as error:
@@ -61,6 +62,12 @@ def _s3_answers(location: Location) -> Generator[None]:
         owner = f" (expected owner {location.bucket_owner})" if location.bucket_owner else ""
         detail = f"S3 refused reading s3://{location.bucket}/{location.prefix}{owner}: {code}"
         raise HTTPException(status_code=502, detail=detail) from None
+    except (BotocoreConnectionError, HTTPClientError) as error:
+        detail = (
+            f"S3 did not answer in time reading s3://{location.bucket}/{location.prefix}: "
+            f"{type(error).__name__}"
+        )
+        raise HTTPException(status_code=504, detail=detail) from None
 
 
 Bucket = Annotated[str | None, Query(description="must be the configured bucket")]
@@ -98,11 +105,12 @@ def create_app() -> FastAPI:
 
     @app.get("/download/{name}")
     def download(name: str, bucket: Bucket = None, prefix: Prefix = None) -> StreamingResponse:
-        """A CSV of the latest report set the page shows, streamed from S3."""
+        """A CSV of the latest report set the page shows, streamed from S3: only a file of the
+        report layout in the set's own folder, and only when its manifest lists it."""
         location = _location(bucket, prefix)
         with _s3_answers(location):
             cache.page_json(s3_hook, location)
-        key = cache.latest_files(location).get(name)
+        key = cache.download_key(location, name)
         if key is None or not name.endswith(".csv"):
             raise HTTPException(status_code=404, detail=f"{name} is not a file of the latest set")
         with _s3_answers(location):

@@ -9,6 +9,13 @@ configuration's consumption over time. The page's data is built once per latest 
 kept in the process: within ``CHECK_SECONDS`` nothing is read from S3, and after it only the
 listing that finds the latest set, unless a new set has landed; the data of the
 ``MAX_CACHED_LOCATIONS`` most recently viewed locations is kept.
+
+The page reads S3 with the connection ``license_page_aws_conn_id`` (meant to be read-only),
+or ``aws_conn_id`` when that Variable is not set. Its S3 client fails fast
+(``PAGE_BOTOCORE_CONFIG``, ``PAGE_BACKOFF``): a page that waits minutes for S3 helps nobody.
+S3 is read outside the cache's lock, one build per location at a time, so a slow location
+never delays a location already cached. Downloads serve only the files of the report layout
+in the latest set's own folder, whatever its manifest lists.
 """
 
 from __future__ import annotations
@@ -16,17 +23,37 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import boto3
+from botocore.config import Config
+
+from license_manager import validation
 from license_manager.compliance import STATUSES
-from license_manager.history import ReportSet, complete_report_sets, consumed_licenses
-from license_manager.report_layout import manifest_key, summary_key
+from license_manager.history import (
+    ReportSet,
+    complete_report_sets,
+    consumed_licenses,
+    report_folders,
+)
+from license_manager.hooks import ReportBucketHook
+from license_manager.report_layout import (
+    MANIFEST_FILE,
+    SUMMARY_FILE,
+    USAGE_FILE_SUFFIX,
+    manifest_key,
+    summary_key,
+    usage_key,
+)
+from license_manager.retries import Backoff
 from license_manager.settings import (
     REPORT_LOCATION_SETTINGS,
     airflow_variable,
@@ -34,15 +61,21 @@ from license_manager.settings import (
     setting_value,
 )
 
-if TYPE_CHECKING:
-    from license_manager.hooks import ReportBucketHook
-
 HISTORY_SETS = 30
 #: How long the page trusts its cached data before it lists S3 for a newer report set.
 CHECK_SECONDS = 60.0
 READ_CONCURRENCY = 10
 #: How many locations (bucket, prefix, connection, owner) the page keeps data for.
 MAX_CACHED_LOCATIONS = 32
+#: The deployment setting naming the page's own (read-only) connection; ``aws_conn_id`` without.
+PAGE_CONNECTION_SETTING = "license_page_aws_conn_id"
+#: The page's S3 client: short timeouts, merged over the connection's own botocore config.
+#: The read timeout leaves room for a slow listing (seconds), not for a stalled one (minutes).
+PAGE_BOTOCORE_CONFIG = Config(connect_timeout=2, read_timeout=5)
+#: One more try after a throttling, 5xx or connection error, after at most half a second.
+PAGE_BACKOFF = Backoff(max_attempts=2, base_delay=0.2, max_delay=0.5)
+#: A license configuration ID, the part of a usage file's name before ``-usage.csv``.
+_CONFIGURATION_ID = re.compile(r"lic-[0-9a-f]{32}")
 _SUMMARY_FIELDS = {
     "arn": "LicenseConfigurationArn",
     "id": "LicenseConfigurationId",
@@ -66,8 +99,8 @@ class LocationRefused(ValueError):
 
 @dataclass(frozen=True)
 class Location:
-    """Where the page reads: the report bucket and prefix, the connection, and the account
-    that must own the bucket (``ExpectedBucketOwner`` on every request when given)."""
+    """Where the page reads: the report bucket and prefix, the page's connection, and the
+    account that must own the bucket (``ExpectedBucketOwner`` on every request when given)."""
 
     bucket: str
     prefix: str
@@ -80,8 +113,8 @@ def page_location(
     prefix: str | None = None,
     variable: Callable[[str], Any] = airflow_variable,
 ) -> Location:
-    """The configured bucket, the given or configured prefix, connection and bucket owner,
-    read from the Variables and validated as the DAG's settings are.
+    """The configured bucket, the given or configured prefix, the page's connection and the
+    bucket owner, read from the Variables and validated as the DAG's settings are.
 
     LocationRefused, naming the setting, for a bucket other than ``license_report_bucket``
     and for anything the DAG would refuse (a prefix with ``..`` segments, say).
@@ -101,9 +134,53 @@ def page_location(
     return Location(
         configured,
         checked["license_report_prefix"],
-        checked["aws_conn_id"],
+        page_connection_id(variable, fallback=checked["aws_conn_id"]),
         checked["license_report_bucket_owner"],
     )
+
+
+def page_connection_id(variable: Callable[[str], Any], fallback: str) -> str:
+    """The Variable ``license_page_aws_conn_id``, validated, or ``fallback`` when it is not
+    set; LocationRefused naming the setting when it is not a connection ID."""
+    value = variable(PAGE_CONNECTION_SETTING)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return fallback
+    try:
+        return validation.connection_id(value)
+    except ValueError as error:
+        # connection_id's message names aws_conn_id, the setting it was first written for.
+        message = str(error)
+        if PAGE_CONNECTION_SETTING not in message:
+            message = message.replace("aws_conn_id", PAGE_CONNECTION_SETTING, 1)
+        raise LocationRefused(message) from None
+
+
+def layout_key(folder: str, name: str) -> str | None:
+    """The key of the file ``name`` in the report set ``folder`` by the report layout: the
+    summary, the manifest or a usage file of a valid configuration ID; None for any other
+    name."""
+    if name == SUMMARY_FILE:
+        return summary_key(folder)
+    if name == MANIFEST_FILE:
+        return manifest_key(folder)
+    configuration_id = name.removesuffix(USAGE_FILE_SUFFIX)
+    if name.endswith(USAGE_FILE_SUFFIX) and _CONFIGURATION_ID.fullmatch(configuration_id):
+        return usage_key(folder, configuration_id)
+    return None
+
+
+def downloadable_files(folder: str, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """File name to manifest entry, for the manifest's files whose key is where the report
+    layout puts a file of that name in ``folder``: a manifest cannot point elsewhere."""
+    found = {}
+    for item in manifest.get("files", []):
+        key = item.get("key") if isinstance(item, dict) else None
+        if not isinstance(key, str):
+            continue
+        name = key.rsplit("/", 1)[-1]
+        if layout_key(folder, name) == key:
+            found[name] = item
+    return found
 
 
 def _summary_rows(s3: ReportBucketHook, bucket: str, folder: str) -> list[dict[str, str]]:
@@ -133,8 +210,6 @@ def _history_sets(
 
     Manifests are read several at a time; the folders are listed lazily.
     """
-    from license_manager.history import report_folders
-
     found = [latest]
     folders = report_folders(s3, location.bucket, location.prefix, before=latest.timestamp)
 
@@ -168,8 +243,8 @@ def build_page_data(
     for entry in configurations:
         entry["history"] = [by_arn.get(entry["arn"]) for by_arn in oldest_first]
     files = [
-        {"name": item["key"].rsplit("/", 1)[-1], "rows": item["rows"], "bytes": item["bytes"]}
-        for item in manifest.get("files", [])
+        {"name": name, "rows": item.get("rows"), "bytes": item.get("bytes")}
+        for name, item in downloadable_files(latest.folder, manifest).items()
     ]
     return {
         "bucket": location.bucket,
@@ -207,12 +282,24 @@ class _Entry:
     manifest: dict[str, Any]
 
 
+class _Build:
+    """One location's build: its lock, and how many requests hold it or wait for it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+
+
 class PageCache:
     """The page's data per location, as JSON, rebuilt only when a newer set lands.
 
     At most ``max_entries`` locations are kept; the least recently viewed goes first. A
     location is its bucket, prefix, connection and bucket owner: data read under one owner
     is never shown under another.
+
+    The cache's lock guards its dictionaries only and is never held while S3 is read. Each
+    location is built by one request at a time; other requests for it wait for that build
+    and take its result, while requests for other locations go on.
     """
 
     def __init__(
@@ -225,6 +312,7 @@ class PageCache:
         self.clock = clock
         self.max_entries = max_entries
         self._entries: OrderedDict[Location, _Entry] = OrderedDict()
+        self._builds: dict[Location, _Build] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -235,22 +323,58 @@ class PageCache:
         self, s3_hook: Callable[[Location], ReportBucketHook], location: Location
     ) -> bytes:
         """The page's data for ``location``; ``s3_hook(location)`` reads S3 when needed."""
+        body = self._fresh_body(location)
+        if body is not None:
+            return body
+        with self._building(location):
+            body = self._fresh_body(location)  # the build this request waited for
+            if body is not None:
+                return body
+            return self._refresh(s3_hook(location), location)
+
+    def _fresh_body(self, location: Location) -> bytes | None:
+        """The cached data when checked within ``check_seconds``, marked as recently used."""
         with self._lock:
             entry = self._entries.get(location)
-            if entry:
-                self._entries.move_to_end(location)
-            if entry and self.clock() - entry.checked_at < self.check_seconds:
-                return entry.body
-            s3 = s3_hook(location)
-            latest = next(complete_report_sets(s3, location.bucket, location.prefix), None)
-            folder = latest.folder if latest else None
-            if entry and entry.latest_folder == folder:
+            if entry is None:
+                return None
+            self._entries.move_to_end(location)
+            fresh = self.clock() - entry.checked_at < self.check_seconds
+            return entry.body if fresh else None
+
+    @contextmanager
+    def _building(self, location: Location) -> Generator[None]:
+        """Hold ``location``'s build lock; forget the lock once no request uses it, so that
+        prefixes typed on the page do not pile up locks."""
+        with self._lock:
+            build = self._builds.setdefault(location, _Build())
+            build.users += 1
+        try:
+            with build.lock:
+                yield
+        finally:
+            with self._lock:
+                build.users -= 1
+                if not build.users:
+                    del self._builds[location]
+
+    def _refresh(self, s3: ReportBucketHook, location: Location) -> bytes:
+        """List S3 for the latest set and rebuild the data if it changed; the caller holds
+        ``location``'s build lock, not the cache's."""
+        with self._lock:
+            entry = self._entries.get(location)
+        latest = next(complete_report_sets(s3, location.bucket, location.prefix), None)
+        folder = latest.folder if latest else None
+        if entry and entry.latest_folder == folder:
+            with self._lock:
                 entry.checked_at = self.clock()
-                return entry.body
-            body = _page_body(s3, location, latest)
-            manifest = latest.manifest if latest else {}
+                self._keep(location, entry)
+            return entry.body
+        body = _page_body(s3, location, latest)
+        manifest = latest.manifest if latest else {}
+        with self._lock:
             self._keep(location, _Entry(folder, self.clock(), body, manifest))
-            return body
+        return body
 
     def _keep(self, location: Location, entry: _Entry) -> None:
         """Cache ``entry`` as the most recently used; evict the least recently used beyond
@@ -260,12 +384,16 @@ class PageCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
-    def latest_files(self, location: Location) -> dict[str, str]:
-        """File name to key of the cached latest set's files (what the page links to)."""
+    def download_key(self, location: Location, name: str) -> str | None:
+        """The key of the file ``name`` of the cached latest set, when its manifest lists it
+        where the report layout puts it; None otherwise."""
         with self._lock:
             entry = self._entries.get(location)
-        files = entry.manifest.get("files", []) if entry else []
-        return {item["key"].rsplit("/", 1)[-1]: item["key"] for item in files}
+        if entry is None or entry.latest_folder is None:
+            return None
+        if name not in downloadable_files(entry.latest_folder, entry.manifest):
+            return None
+        return layout_key(entry.latest_folder, name)
 
 
 def _page_body(s3: ReportBucketHook, location: Location, latest: ReportSet | None) -> bytes:
@@ -277,9 +405,28 @@ def _page_body(s3: ReportBucketHook, location: Location, latest: ReportSet | Non
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+class PageBucketHook(ReportBucketHook):
+    """The report bucket hook with the page's short timeouts and retries.
+
+    ``PAGE_BOTOCORE_CONFIG`` is merged over the connection's own botocore config (its
+    ``config_kwargs`` extra), so proxies or addressing set there still apply.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("backoff", PAGE_BACKOFF)
+        super().__init__(*args, **kwargs)
+
+    def get_client_type(
+        self,
+        region_name: str | None = None,
+        config: Config | None = None,
+        deferrable: bool = False,
+    ) -> boto3.client:
+        config = (config or self.config).merge(PAGE_BOTOCORE_CONFIG)
+        return super().get_client_type(region_name, config, deferrable)
+
+
 def s3_hook(location: Location) -> ReportBucketHook:
     """The page's S3 hook: the location's connection, ``ExpectedBucketOwner`` on every request
-    when the location names the bucket's owner."""
-    from license_manager.hooks import ReportBucketHook
-
-    return ReportBucketHook(aws_conn_id=location.aws_conn_id, bucket_owner=location.bucket_owner)
+    when the location names the bucket's owner, and the page's timeouts and retries."""
+    return PageBucketHook(aws_conn_id=location.aws_conn_id, bucket_owner=location.bucket_owner)
