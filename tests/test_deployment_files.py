@@ -132,14 +132,18 @@ def test_the_shared_settings_are_airflow_options_and_name_compose_hosts(services
     assert hosts["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == ("airflow-apiserver", 8080)
     paths = [v for v in shared.values() if v.startswith("/")]
     assert paths and all(path.startswith(IMAGE_AIRFLOW_HOME + "/config/") for path in paths)
-    # The postgres service creates the database and user the URLs name.
+    # The postgres service creates the database and user the URLs name; the password reaches
+    # the Airflow containers as PGPASSWORD, from the same variable.
     postgres = environment_of(services["postgres"])
-    database = urlsplit(shared["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-    assert (database.username, database.password, database.path) == (
-        postgres["POSTGRES_USER"],
-        postgres["POSTGRES_PASSWORD"],
-        "/" + postgres["POSTGRES_DB"],
-    )
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
+        database = urlsplit(shared[key])
+        assert (database.username, database.password, database.path) == (
+            postgres["POSTGRES_USER"],
+            None,
+            "/" + postgres["POSTGRES_DB"],
+        )
+    for name, service in airflow_services(services).items():
+        assert environment_of(service)["PGPASSWORD"] == postgres["POSTGRES_PASSWORD"], name
 
 
 def test_mounts_point_at_folders_of_the_repository(compose, services):
@@ -260,3 +264,55 @@ def test_shipped_max_map_length_allows_organisation_scale():
     shipped = read_env_file(AIRFLOW_ENV_FILE)["AIRFLOW__CORE__MAX_MAP_LENGTH"]
     assert int(shipped) >= 5000
     assert os.environ["AIRFLOW__CORE__MAX_MAP_LENGTH"] == shipped  # the tests' dag.test Airflow
+
+
+# --- Secrets and exposure -----------------------------------------------------------------------
+
+#: A compose reference to a variable that must be set: ``${NAME:?message}``, no default.
+REQUIRED_VARIABLE = re.compile(r"^\$\{(\w+):\?[^}]*\}$")
+SECRET_NAME = re.compile(r"PASSWORD$|SECRET|FERNET_KEY$|TOKEN$")
+
+
+def test_env_is_never_committed():
+    def ignored(path: str) -> bool:
+        check = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
+        return check.returncode == 0
+
+    assert ignored(".env")
+    assert not ignored(".env.example")
+
+
+def test_flower_and_the_local_aws_servers_listen_on_this_host_only(services):
+    for name in ("flower", "local-aws"):
+        ports = services[name]["ports"]
+        assert ports and all(port.startswith("127.0.0.1:") for port in ports), name
+
+
+def test_every_password_of_the_stack_comes_from_env_without_a_default(services):
+    passwords = {
+        f"{name}: {key}": value
+        for name, service in services.items()
+        for key, value in environment_of(service).items()
+        if SECRET_NAME.search(key)
+    }
+    assert "postgres: POSTGRES_PASSWORD" in passwords
+    assert "airflow-init: _AIRFLOW_WWW_USER_PASSWORD" in passwords
+    for where, value in passwords.items():
+        assert REQUIRED_VARIABLE.match(value), f"{where}={value!r} is not a required variable"
+    text = (ROOT / "docker-compose.yaml").read_text()
+    assert not re.findall(r"\$\{\w*(?:PASSWORD|SECRET)\w*:?-", text)  # no ${...:-default}
+
+
+def test_no_password_is_committed_in_the_shared_settings_or_the_example():
+    for key, value in shared_airflow_env().items():
+        assert not SECRET_NAME.search(key), key
+        if "://" in value:
+            assert urlsplit(value).password is None, f"{key} holds a password"
+    example = read_env_file(ENV_EXAMPLE_FILE)
+    secrets = {key: value for key, value in example.items() if SECRET_NAME.search(key)}
+    assert {"POSTGRES_PASSWORD", "_AIRFLOW_WWW_USER_PASSWORD"} <= set(secrets)
+    # The dummy AWS key is for the local AWS servers of the demo only (which .env.example
+    # points at), where any key works; AWS refuses it.
+    assert secrets.pop("AWS_SECRET_ACCESS_KEY") == "testing"
+    assert example["AWS_ENDPOINT_URL_S3"].startswith("http://local-aws:")
+    assert secrets == dict.fromkeys(secrets, "")
