@@ -158,6 +158,32 @@ def test_downloads_go_through_the_page_and_only_for_files_of_the_set(api, report
     assert client.get(f"{PAGE}/download/..%2Fsecret.csv", headers=bearer).status_code == 404
 
 
+def test_downloads_refuse_keys_a_manifest_places_outside_the_layout(api, page_reads_world):
+    """A manifest that lists a key outside the set's folder, or a file the report layout does
+    not have, never makes the page serve it."""
+    from tests.test_ui_page_reads import FOLDER, put_report_set
+
+    world = page_reads_world
+    client, token = api
+    bearer = {"Authorization": f"Bearer {token('viewer')}"}
+    usage = f"lic-{uuid.uuid4().hex}-usage.csv"
+    for key in ("private/payroll.csv", f"private/{usage}", FOLDER + "notes.csv"):
+        world.s3.put_object(Bucket=world.bucket, Key=key, Body=b"not for the page")
+    listed = [{"key": key, "rows": 1, "bytes": 16} for key in ("private/payroll.csv",)]
+    listed += [{"key": f"private/{usage}"}, {"key": FOLDER + "notes.csv"}]
+    keys = put_report_set(world.bucket, FOLDER, extra_files=listed)
+
+    data = client.get(f"{PAGE}/api/report", headers=bearer).json()
+    assert {file["name"] for file in data["files"]} == set(keys)
+    for name in ("payroll.csv", usage, "notes.csv", "manifest.json"):
+        response = client.get(f"{PAGE}/download/{name}", headers=bearer)
+        assert response.status_code == 404, name
+        assert b"not for the page" not in response.content
+    for name, key in keys.items():
+        response = client.get(f"{PAGE}/download/{name}", headers=bearer)
+        assert (response.status_code, response.content) == (200, world.read(key)), name
+
+
 def world_folder(world) -> str:
     return "2026/11/29/20261129T000000Z/"
 
