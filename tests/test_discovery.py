@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from license_manager.discovery import (
     AccountAccess,
+    check_accounts,
     check_external_id,
+    check_regions,
     check_role_template,
     merge_requested,
     role_session_name,
@@ -57,6 +59,23 @@ def test_discovery_alone_needs_no_arns_and_lists_take_every_form():
             {"license_discovery_regions": "us-east-1", "license_account_role_external_id": "a b"},
             "license_account_role_external_id",
         ),
+        ({"license_discovery_regions": "us-east-123"}, "license_discovery_regions"),
+        ({"license_discovery_regions": '["us-east-\u0661"]'}, "license_discovery_regions"),
+        (
+            {
+                "license_discovery_regions": "us-east-1",
+                "license_discovery_accounts": '["\uff11\uff11\uff11\uff11\uff11\uff11'
+                '\uff11\uff11\uff11\uff11\uff11\uff11"]',
+            },
+            "license_discovery_accounts",
+        ),
+        (
+            {
+                "license_discovery_regions": "us-east-1",
+                "license_account_role_arn_template": "arn:aws:iam::123456789012:role/{account_id}",
+            },
+            "license_account_role_arn_template",
+        ),
         ({}, "license_discovery_regions"),
     ],
 )
@@ -76,6 +95,68 @@ def test_role_template_and_external_id_rules():
     )
     assert AccountAccess("aws_default").role_for("111111111111", "aws") is None
     assert "role_arn_template" not in AccountAccess("aws_default").kwargs()
+
+
+@pytest.mark.parametrize(
+    "region", ["us-east-123", "us-east-\u0661", "us-east-\uff11", "us-east-1\n", "eu-west-1\r"]
+)
+def test_regions_are_ascii_with_at_most_two_digits_and_nothing_after(region):
+    with pytest.raises(ValueError, match="license_discovery_regions"):
+        check_regions(["us-east-1", region])
+
+
+@pytest.mark.parametrize(
+    "account", ["\uff11" * 12, "\u0661" * 12, "\u0967" * 12, "111111111111\n", "11111111111\n"]
+)
+def test_account_ids_are_twelve_ascii_digits_and_nothing_after(account):
+    with pytest.raises(ValueError, match="license_discovery_accounts"):
+        check_accounts(["111111111111", account])
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "arn:aws:iam::123456789012:role/{account_id}",
+        "arn:aws:iam::123456789012:role/reader-{account_id}",
+        "arn:aws:iam::123456789012:role/{account_id}/LicenseTrackingReader",
+    ],
+)
+def test_a_role_template_must_put_the_account_in_the_account_field(template):
+    with pytest.raises(ValueError, match=r"license_account_role_arn_template .* account field"):
+        check_role_template(template)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "arn:aws:iam::{account_id}:role/LicenseTrackingReader\n",
+        "arn:aws:iam::{account_id}:role/License\nTrackingReader",
+        "arn:aws:iam::{account_id}:role/Lic\u00e9nseReader",
+        "arn:aws:iam::{account_id}:role/Reader\u0661",
+        "arn:aws:iam::{account_id}\n:role/LicenseTrackingReader",
+    ],
+)
+def test_a_role_template_gives_an_ascii_role_arn_and_nothing_after(template):
+    with pytest.raises(ValueError, match="license_account_role_arn_template"):
+        check_role_template(template)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "arn:aws:iam::{account_id}:role/LicenseTrackingReader",
+        "arn:{partition}:iam::{account_id}:role/org/LicenseTrackingReader",
+        "arn:aws:iam::{account_id}:role/reader-{account_id}",
+    ],
+)
+def test_role_templates_that_name_the_account_in_its_field_are_accepted(template):
+    assert check_role_template(template) == template
+
+
+@pytest.mark.parametrize("external_id", ["tracking-2026\n", "tr\u00e4cking", "\u0661\u0662\u0663"])
+def test_an_external_id_is_ascii_and_nothing_after(external_id):
+    with pytest.raises(ValueError, match="license_account_role_external_id"):
+        check_external_id(external_id)
 
 
 def test_role_session_name_names_the_run_within_sts_rules():

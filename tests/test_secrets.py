@@ -127,3 +127,33 @@ def assert_s3_used_the_connections_keys_only(world, sent, secrets: set[str]) -> 
     for key in world.keys():
         body = world.read(key)
         assert [secret for secret in secrets if secret.encode() in body] == [], key
+
+
+def test_assumed_role_secrets_are_masked_even_with_botocore_logging_at_debug(org, caplog):  # noqa: F811
+    """botocore logs every answer at DEBUG, AssumeRole's too, before the task can register the
+    secret key and session token with Airflow's secrets masker: that answer is never logged,
+    and every later line (the signed requests carry the token) is masked as task logs are."""
+    import logging
+
+    from airflow.sdk._shared.secrets_masker import redact  # what renders every task log line
+
+    world, _ = org
+    caplog.set_level(logging.DEBUG, logger="botocore")
+    dag_run = world.run(
+        datetime(2026, 5, 8, tzinfo=UTC),
+        license_discovery_regions=",".join(REGIONS),
+        license_discovery_accounts=[HOME, MEMBER_A, MEMBER_B],
+        license_account_role_arn_template=TEMPLATE,
+    )
+    issued = world.emulator.issued_credentials()
+
+    assert dag_run.state == "success"
+    assert issued
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("Response body" in line for line in lines)  # botocore's DEBUG log was captured
+    assert not [line for line in lines if "AssumeRoleResult" in line]
+    logged = "\n".join(redact(line) for line in lines)
+    for credentials in issued:
+        for secret in credentials.secrets[1:]:  # the secret key and the session token
+            assert secret not in logged
+            assert files_holding(AIRFLOW_HOME, secret.encode()) == []

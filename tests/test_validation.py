@@ -12,9 +12,9 @@ import string
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from license_manager import validation
+from license_manager import discovery, validation
 from license_manager.arns import parse_license_configuration_arn
 from license_manager.report_layout import (
     run_folder,
@@ -298,6 +298,68 @@ def test_other_settings_accept_aws_forms_and_reject_the_rest(name, good, bad):
 def test_arn_and_account_fields_are_ascii_without_line_breaks(name, bad):
     with pytest.raises(SettingsError, match=name):
         resolve(**{name: bad})
+
+
+# One Region and account ID rule (``license_manager.arns``) for every setting that holds one.
+_REGION_LIKE = st.from_regex(
+    r"[a-z]{2}(-[a-z]{1,9}){1,2}-[0-9\u0661\uff11]{1,3}\n?", fullmatch=True
+)
+
+
+def _region_accepted_by_each_rule(region: str) -> dict[str, bool]:
+    arn = f"arn:aws:license-manager:{region}:111111111111:license-configuration:lic-{'a' * 32}"
+    return {
+        "license_config_arns": _valid(arn),
+        "license_discovery_regions": _accepts(discovery.check_regions, [region]),
+        "license_alert_sns_topic_arn": _accepts(
+            validation.sns_topic_arn, f"arn:aws:sns:{region}:111111111111:alerts"
+        ),
+        "license_report_kms_key_id": _accepts(
+            validation.kms_key_id, f"arn:aws:kms:{region}:111111111111:alias/reports"
+        ),
+    }
+
+
+def _accepts(check, value) -> bool:
+    try:
+        check(value)
+    except ValueError:
+        return False
+    return True
+
+
+@CORPUS
+@given(st.one_of(_REGION_LIKE, st.text(st.characters(exclude_characters=":"), max_size=20)))
+@example("us-east-123")
+@example("us-east-\u0661")
+@example("us-east-1")
+def test_every_setting_takes_the_same_regions(region):
+    accepted = _region_accepted_by_each_rule(region)
+    assert len(set(accepted.values())) == 1, accepted
+
+
+@CORPUS
+@given(
+    st.one_of(
+        st.from_regex(r"[0-9\u0661\uff11]{11,13}", fullmatch=True),
+        st.text(st.characters(exclude_characters=":"), max_size=14),
+    ).filter(lambda text: text and text == text.strip())
+)
+@example("\uff11" * 12)
+@example("111111111111")
+def test_every_setting_takes_the_same_account_ids(account):
+    arn = f"arn:aws:license-manager:us-east-1:{account}:license-configuration:lic-{'a' * 32}"
+    accepted = {
+        "license_config_arns": _valid(arn),
+        "license_discovery_accounts": _accepts(discovery.check_accounts, [account]),
+        "license_report_bucket_owner": _accepts(
+            lambda text: validation.account_id("license_report_bucket_owner", text), account
+        ),
+        "license_alert_sns_topic_arn": _accepts(
+            validation.sns_topic_arn, f"arn:aws:sns:us-east-1:{account}:alerts"
+        ),
+    }
+    assert len(set(accepted.values())) == 1, accepted
 
 
 def test_optional_settings_default_to_none():

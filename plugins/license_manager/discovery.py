@@ -12,11 +12,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
+
+from license_manager.arns import (
+    ACCOUNT_ID_PATTERN,
+    PARTITION_PATTERN,
+    is_account_id,
+    is_region,
+)
 
 if TYPE_CHECKING:
     from license_manager.hooks import LicenseManagerHook
@@ -27,10 +35,13 @@ ACCOUNTS_SETTING = "license_discovery_accounts"
 ROLE_TEMPLATE_SETTING = "license_account_role_arn_template"
 EXTERNAL_ID_SETTING = "license_account_role_external_id"
 
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_ROLE_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+# ASCII only and matched whole (fullmatch): IAM and STS take no other characters.
+_ROLE_ARN = re.compile(
+    rf"arn:{PARTITION_PATTERN}:iam::{ACCOUNT_ID_PATTERN}:role/[A-Za-z0-9_+=,.@/-]{{1,512}}"
+)
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9_+=,.@:/-]{2,1224}")
+#: The field of an ARN (split at ":") that holds the account ID.
+_ARN_ACCOUNT_FIELD = 4
 _SESSION_NAME_OTHER = re.compile(r"[^\w+=,.@-]+")
 _PLACEHOLDERS = re.compile(r"{([^{}]*)}")
 SESSION_NAME_MAX = 64
@@ -48,7 +59,7 @@ def partition_of_region(region: str) -> str:
 
 def check_regions(regions: list[str]) -> list[str]:
     """The Regions, each once; ValueError naming the setting for a malformed one."""
-    bad = [region for region in regions if not _REGION.match(region)]
+    bad = [region for region in regions if not is_region(region)]
     if bad:
         raise ValueError(
             f"{REGIONS_SETTING} holds malformed Region names: {', '.join(map(repr, bad))} "
@@ -59,7 +70,7 @@ def check_regions(regions: list[str]) -> list[str]:
 
 def check_accounts(accounts: list[str]) -> list[str]:
     """The account IDs, each once; ValueError naming the setting for one not of 12 digits."""
-    bad = [account for account in accounts if not _ACCOUNT_ID.match(account)]
+    bad = [account for account in accounts if not is_account_id(account)]
     if bad:
         raise ValueError(
             f"{ACCOUNTS_SETTING} holds account IDs that are not 12 digits: "
@@ -83,16 +94,31 @@ def check_role_template(template: str) -> str:
             + ", ".join(sorted(unknown))
             + " (only {account_id} and {partition})"
         )
-    if not _ROLE_ARN.match(role_arn(template, "123456789012", "aws")):
+    if not _ROLE_ARN.fullmatch(role_arn(template, "123456789012", "aws")):
         raise ValueError(
             f"{ROLE_TEMPLATE_SETTING} {template!r} does not give an IAM role ARN "
             "(arn:<partition>:iam::<account_id>:role/<name>)"
         )
+    if not _names_the_account_in_its_account_field(template):
+        raise ValueError(
+            f"{ROLE_TEMPLATE_SETTING} {template!r} must put {{account_id}} in the role ARN's "
+            "account field, e.g. 'arn:aws:iam::{account_id}:role/LicenseTrackingReader'"
+        )
     return template
 
 
+def _names_the_account_in_its_account_field(template: str) -> bool:
+    """Whether the role belongs to the account it is assumed for, not a fixed one.
+
+    ``arn:aws:iam::123456789012:role/{account_id}`` gives a valid role ARN, but always in the
+    same account: every account's configurations would be read with that account's role.
+    """
+    fields = template.split(":")
+    return len(fields) > _ARN_ACCOUNT_FIELD and fields[_ARN_ACCOUNT_FIELD] == "{account_id}"
+
+
 def check_external_id(external_id: str) -> str:
-    if not _EXTERNAL_ID.match(external_id):
+    if not _EXTERNAL_ID.fullmatch(external_id):
         raise ValueError(
             f"{EXTERNAL_ID_SETTING} must be 2 to 1224 characters of letters, digits and +=,.@:/-_"
         )
@@ -107,6 +133,30 @@ def role_session_name(dag_id: str, run_id: str) -> str:
     """A RoleSessionName that names the DAG run, within STS's characters and length."""
     name = _SESSION_NAME_OTHER.sub("-", f"{dag_id}.{run_id}")
     return name[:SESSION_NAME_MAX]
+
+
+class _WithoutCredentials(logging.Filter):
+    """Drops a botocore log record that holds temporary credentials: botocore logs every
+    response body at DEBUG, AssumeRole's too, before the caller can register the secret key and
+    session token with Airflow's secrets masker."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SecretAccessKey" not in record.getMessage()
+
+
+_WITHOUT_CREDENTIALS = _WithoutCredentials()
+
+
+def hide_credentials_from_botocore_logs() -> None:
+    """Keep AssumeRole's answer out of botocore's DEBUG log (idempotent)."""
+    logger = logging.getLogger("botocore.parsers")
+    if _WITHOUT_CREDENTIALS not in logger.filters:
+        logger.addFilter(_WITHOUT_CREDENTIALS)
+
+
+#: How long assumed credentials live: STS's minimum. A task makes them where it uses them and
+#: needs them for one configuration or one account and Region.
+ASSUMED_ROLE_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -142,12 +192,22 @@ class AccountAccess:
 
     def _assume(self, role: str) -> dict[str, str]:
         from airflow.providers.amazon.aws.hooks.sts import StsHook
+        from airflow.sdk.log import mask_secret
 
         external = {"ExternalId": self.external_id} if self.external_id else {}
+        hide_credentials_from_botocore_logs()
         response = StsHook(aws_conn_id=self.aws_conn_id).conn.assume_role(
-            RoleArn=role, RoleSessionName=self.session_name, **external
+            RoleArn=role,
+            RoleSessionName=self.session_name,
+            DurationSeconds=ASSUMED_ROLE_SECONDS,
+            **external,
         )
-        return response["Credentials"]
+        credentials = response["Credentials"]
+        # Before anything of ours can log them (botocore's own DEBUG log of the answer is held
+        # back by hide_credentials_from_botocore_logs: it is written before this line runs).
+        mask_secret(credentials["SecretAccessKey"])
+        mask_secret(credentials["SessionToken"])
+        return credentials
 
     def kwargs(self) -> dict[str, Any]:
         """What a task needs to rebuild this access (no credentials: they are made there)."""
