@@ -6,6 +6,7 @@ write ``benchmarks/results/latest.json``.
     .venv/bin/python -m benchmarks --only parse_cost api_calls
     .venv/bin/python -m benchmarks --only airflow_overhead --overhead-arns 40 --overhead-rounds 2
     .venv/bin/python -m benchmarks --only org_scale --org-rounds 3   # 20 accounts x 3 Regions
+    .venv/bin/python -m benchmarks --only page_slow_prefix --page-rounds 5
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ALL = (
     "parse_cost",
     "throttled",
     "compliance_page",
+    "page_slow_prefix",
     "org_scale",
 )
 
@@ -65,6 +67,13 @@ def headline(result: Result) -> str:
         return (
             f"previous set: {sum(lookup['s3_calls'].values())} calls, {lookup['seconds']}s; "
             f"page data cold {page['cold_seconds']}s, warm {page['warm_ms_median']} ms"
+        )
+    if result.scenario == "page_slow_prefix":
+        cached = f["cached_ms"]
+        return (
+            f"cached p99 {cached['p99']} ms (p50 {cached['p50']} ms, {cached['requests']} "
+            f"requests); slow prefix {f['slow_prefix_ms']['median']:.0f} ms, built "
+            f"{f['slow_prefix_builds_by_round']} times"
         )
     if result.scenario == "org_scale":
         return org_headline(f)
@@ -164,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "--org-configurations", type=int, help="org_scale: configurations (default 1,500)"
     )
     parser.add_argument("--org-rounds", type=int, help="org_scale: rounds (default 1)")
+    parser.add_argument("--page-rounds", type=int, help="page_slow_prefix: rounds (default 5)")
     args = parser.parse_args(argv)
     knobs = {
         "airflow_overhead": {"arns": args.overhead_arns, "rounds": args.overhead_rounds},
@@ -186,6 +196,17 @@ def main(argv: list[str] | None = None) -> int:
                     run_one(
                         "compliance_page",
                         lambda: scenarios.compliance_page(servers, args.smoke),
+                    )
+                )
+        if "page_slow_prefix" in args.only:
+            os.environ["AIRFLOW_HOME"] = str(Path(workdir) / "page")
+            with LocalAWS() as servers:
+                results.append(
+                    run_one(
+                        "page_slow_prefix",
+                        lambda: scenarios.page_slow_prefix(
+                            servers, args.smoke, rounds=args.page_rounds
+                        ),
                     )
                 )
         stack_names = [name for name in args.only if name in STACK_SCENARIOS]

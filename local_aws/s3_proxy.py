@@ -7,6 +7,7 @@ adds both, so that clients are tested at the HTTP level, as they meet S3:
     with S3FaultProxy(moto_url) as proxy:
         proxy.fail("UploadPart", [503, 500, 503])   # the next three UploadPart answers
         proxy.slow_down("CopyObject", 2.0)           # each CopyObject waits two seconds
+        proxy.slow_down("ListObjectsV2", 3.0, prefix="team-a/")  # listings of that prefix
         ...  # point AWS_ENDPOINT_URL_S3 at proxy.url
         proxy.requests                               # every request: operation and headers
 """
@@ -64,7 +65,8 @@ def s3_operation(method: str, path: str, headers: dict[str, str]) -> str:
 @dataclass
 class _State:
     faults: dict[str, deque[int]] = field(default_factory=dict)
-    delays: dict[str, float] = field(default_factory=dict)
+    #: (operation, listed prefix or None for every request of the operation) -> seconds
+    delays: dict[tuple[str, str | None], float] = field(default_factory=dict)
     served: Counter[str] = field(default_factory=Counter)
     requests: list[RecordedRequest] = field(default_factory=list)
     bucket_owner: str | None = None
@@ -91,10 +93,11 @@ class S3FaultProxy:
         with self.state.lock:
             self.state.faults.setdefault(operation, deque()).extend(statuses)
 
-    def slow_down(self, operation: str, seconds: float) -> None:
-        """Every later request of ``operation`` waits ``seconds`` before it is forwarded."""
+    def slow_down(self, operation: str, seconds: float, prefix: str | None = None) -> None:
+        """Every later request of ``operation`` waits ``seconds`` before it is forwarded; with
+        ``prefix``, only the listings whose ``prefix`` parameter is exactly that."""
         with self.state.lock:
-            self.state.delays[operation] = seconds
+            self.state.delays[(operation, prefix)] = seconds
 
     def expect_bucket_owner(self, account_id: str | None) -> None:
         """Answer 403 AccessDenied, as S3 does, when a request names another bucket owner."""
@@ -144,7 +147,10 @@ class S3FaultProxy:
                     )
                     queue = state.faults.get(operation)
                     status = queue.popleft() if queue else None
-                    delay = state.delays.get(operation, 0.0)
+                    listed = parse_qs(urlsplit(self.path).query).get("prefix", [None])[0]
+                    delay = state.delays.get(
+                        (operation, listed), state.delays.get((operation, None), 0.0)
+                    )
                     if status:
                         state.served[operation] += 1
                 owner = headers.get("x-amz-expected-bucket-owner")

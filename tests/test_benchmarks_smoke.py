@@ -120,3 +120,18 @@ def assert_org_figures(figures: dict, rounds: int) -> None:
         "license_tracking",
         "license_tracking_noop",
     ]
+
+
+def test_page_slow_prefix_measures_cached_requests_beside_one_slow_build(smoke_run):
+    scenario = smoke_run[0]["page_slow_prefix"]
+    knobs, figures = scenario["knobs"], scenario["figures"]
+    assert (knobs["concurrent_requests"], knobs["prefixes"]) == (50, 10)
+    rounds = knobs["rounds"]
+    cached = figures["cached_ms"]
+    assert cached["requests"] == 45 * rounds
+    assert 0 < cached["p50"] <= cached["p99"] <= cached["max"]
+    assert len(cached["p99_by_round"]["samples"]) == rounds
+    assert len(figures["slow_prefix_ms"]["samples"]) == 5 * rounds
+    # Five requests for the slow prefix, one build of it per round.
+    assert figures["slow_prefix_builds_by_round"] == [1] * rounds
+    assert all(listings > 0 for listings in figures["slow_prefix_listings_by_round"])
