@@ -5,6 +5,7 @@ scenarios 6 and 6b read report sets from moto's S3."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 
 from benchmarks.measure import (
     TaskMemorySampler,
@@ -43,6 +45,8 @@ NOOP_DAG_ID = "license_tracking_noop"
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 ACCOUNTS = ("111111111111", "222222222222")
 PAGE = 100
+#: The deployment settings the scenarios give: Airflow Variables, never a run's conf.
+DEPLOYMENT_SETTINGS = ("license_report_bucket", "license_account_role_arn_template")
 
 
 @dataclass
@@ -109,6 +113,7 @@ class Bench:
         bucket = f"bench-{uuid.uuid4().hex[:12]}"
         self.s3.create_bucket(Bucket=bucket)
         conf = {"license_config_arns": arns, "license_report_bucket": bucket, **(conf or {})}
+        conf = self.set_deployment_variables(conf)
         before = self.cpu_seconds() if measure_cpu else None
         run = self.stack.api.post(
             f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}
@@ -127,6 +132,22 @@ class Bench:
             datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])
         ).total_seconds()
         return run
+
+    def set_deployment_variables(self, conf: dict[str, Any]) -> dict[str, Any]:
+        """The conf without its deployment settings, which a run's conf may not name: each
+        is set as the Airflow Variable of its name instead (unset when the conf lacks it)."""
+        for name in DEPLOYMENT_SETTINGS:
+            path = f"/variables/{name}"
+            if name not in conf:
+                with contextlib.suppress(httpx.HTTPStatusError):
+                    self.stack.api.request("DELETE", path)
+                continue
+            value = conf[name] if isinstance(conf[name], str) else json.dumps(conf[name])
+            try:
+                self.stack.api.patch(path, json={"key": name, "value": value})
+            except httpx.HTTPStatusError:
+                self.stack.api.post("/variables", json={"key": name, "value": value})
+        return {name: value for name, value in conf.items() if name not in DEPLOYMENT_SETTINGS}
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU-seconds so far of each Airflow process group and of the local AWS."""
