@@ -199,7 +199,7 @@ def test_invalid_bucket_names_fail_naming_the_setting(name):
         ("/abs/", "abs/"),
         ("a//b/", "a/b/"),
         (" //reports//daily ", "reports/daily/"),
-        ("ünïcode/✓", "ünïcode/✓/"),
+        ("Team-A_(eu)/it's*!.v2", "Team-A_(eu)/it's*!.v2/"),
     ],
 )
 def test_prefixes_are_normalised(given_prefix, prefix):
@@ -207,7 +207,22 @@ def test_prefixes_are_normalised(given_prefix, prefix):
 
 
 @pytest.mark.parametrize(
-    "prefix", ["../escape/", "a/../b", "./reports", "a/./b", "tab\there", "nul\x00", "é" * 600]
+    "prefix",
+    [
+        "../escape/",
+        "a/../b",
+        "./reports",
+        "a/./b",
+        "tab\there",
+        "nul\x00",
+        "é" * 600,
+        "ünïcode/✓",
+        "{{ 7 * 7 }}/",
+        "x{{conn.aws_default.password}}/",
+        "r{% raw %}x{% endraw %}/",
+        "with space/",
+        "a%2Fb/",
+    ],
 )
 def test_unsafe_prefixes_fail_naming_the_setting(prefix):
     with pytest.raises(SettingsError, match="license_report_prefix"):

@@ -20,6 +20,8 @@ from license_manager.arns import (
 from license_manager.report_layout import longest_key_under_prefix
 
 # Every pattern below is ASCII and matched whole (fullmatch): "$" would accept a trailing newline.
+#: S3's "safe characters" for object keys, and the separator.
+_PREFIX_UNSAFE = re.compile(r"[^0-9A-Za-z!_.*'()/-]")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 # S3's rules for general purpose bucket names.
@@ -90,12 +92,18 @@ def _is_ip_address(name: str) -> bool:
 def report_prefix(value: Any) -> str:
     """The prefix normalised: empty segments dropped (``/a//b`` is ``a/b/``), one trailing ``/``.
 
-    ``.`` and ``..`` segments, control characters and a prefix too long for S3's key limit are
-    rejected: every key stays under the prefix the user meant, byte for byte.
+    ``.`` and ``..`` segments, characters outside S3's safe set (``{{ }}`` and ``%`` among them:
+    a prefix is a key, never a template) and a prefix too long for S3's key limit are rejected:
+    every key stays under the prefix the user meant, byte for byte.
     """
     text = _text("license_report_prefix", value)
     if _CONTROL_CHARACTERS.search(text):
         raise ValueError(f"license_report_prefix {_show(text)} holds control characters")
+    if unsafe := sorted(set(_PREFIX_UNSAFE.findall(text))):
+        raise ValueError(
+            f"license_report_prefix {_show(text)} holds {''.join(unsafe)!r}: a prefix takes S3's "
+            "safe characters only (letters, digits and !-_.*'() separated by '/')"
+        )
     segments = [segment for segment in text.split("/") if segment]
     if {".", ".."} & set(segments):
         raise ValueError(
