@@ -356,3 +356,26 @@ def test_the_navigation_lists_the_page(api):
     response = client.get("/api/v2/plugins", headers={"Authorization": f"Bearer {token('admin')}"})
     (plugin,) = [p for p in response.json()["plugins"] if p["name"] == "license_manager"]
     assert [view["href"] for view in plugin["external_views"]] == ["/license-consumption/"]
+
+
+def test_s3_that_does_not_answer_in_time_is_a_504_without_data(
+    api, page_reads_world, s3_proxy, monkeypatch
+):
+    from botocore.config import Config
+    from license_manager.ui import data
+
+    client, token = api
+    monkeypatch.setattr(data, "PAGE_BOTOCORE_CONFIG", Config(connect_timeout=1, read_timeout=0.2))
+    s3_proxy.slow_down("ListObjectsV2", 1.0)
+    first = len(s3_proxy.requests)
+
+    response = client.get(
+        f"{PAGE}/api/report", headers={"Authorization": f"Bearer {token('viewer')}"}
+    )
+
+    assert response.status_code == 504
+    assert response.json()["detail"].startswith(
+        f"S3 did not answer in time reading s3://{page_reads_world.bucket}/"
+    )
+    listings = [r for r in s3_proxy.requests[first:] if r.operation == "ListObjectsV2"]
+    assert len(listings) == data.PAGE_BACKOFF.max_attempts == 2
