@@ -52,6 +52,27 @@ class ApiClient:
     def patch(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("PATCH", path, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def variable(self, key: str) -> str | None:
+        """The Airflow Variable ``key`` kept in the metadata database, or None."""
+        response = self._send("GET", f"/variables/{key}")
+        if response.status_code == 404:
+            return None
+        return response.raise_for_status().json()["value"]
+
+    def set_variable(self, key: str, value: str | None) -> None:
+        """Set (None: delete) the Airflow Variable ``key`` in the metadata database."""
+        exists = self.variable(key) is not None
+        if value is None:
+            if exists:
+                self.delete(f"/variables/{key}")
+        elif exists:
+            self.patch(f"/variables/{key}", json={"key": key, "value": value})
+        else:
+            self.post("/variables", json={"key": key, "value": value})
+
     def public(self, path: str) -> Any:
         """A route that needs no login (``/monitor/health``, ``/version``), as JSON."""
         return self._client.get(path).raise_for_status().json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections.abc import Generator
@@ -37,9 +38,36 @@ def new_world(servers: Any) -> World:
     return World(servers, None, bucket)
 
 
-def trigger(stack: LightAirflow, conf: dict[str, Any]) -> dict[str, Any]:
-    """Trigger a run through the REST API, as the trigger form does; wait for it to finish."""
-    return stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, conf)["dag_run_id"])
+def trigger(stack: LightAirflow, settings: dict[str, Any]) -> dict[str, Any]:
+    """Trigger a run through the REST API, as the trigger form does; wait for it to finish.
+
+    The run settings of ``settings`` go in the trigger conf; its deployment settings are set
+    as the stack's Variables for the run, as an administrator would.
+    """
+    conf, deployment = split_settings(settings)
+    with stack_variables(stack, deployment):
+        return stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, conf)["dag_run_id"])
+
+
+def split_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run settings (a trigger conf) and the deployment settings (Variables) of ``settings``."""
+    from license_manager.settings import DEPLOYMENT_SETTINGS
+
+    deployment = {name: value for name, value in settings.items() if name in DEPLOYMENT_SETTINGS}
+    return {name: v for name, v in settings.items() if name not in deployment}, deployment
+
+
+@contextmanager
+def stack_variables(stack: LightAirflow, values: dict[str, Any]) -> Generator[None]:
+    """The stack's Variables (in its metadata database) set to ``values``, then as they were."""
+    saved = {key: stack.api.variable(key) for key in values}
+    for key, value in values.items():
+        stack.api.set_variable(key, value if isinstance(value, str | None) else json.dumps(value))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            stack.api.set_variable(key, value)
 
 
 def run_folder(run: dict[str, Any], prefix: str = "") -> str:

@@ -20,6 +20,7 @@ from tests.e2e.license_runs import (
     chromium_page,
     run_folder,
     sign_in,
+    stack_variables,
     trigger,
     usage_key,
 )
@@ -98,26 +99,27 @@ def create_backfill(stack: LightAirflow, *args: str) -> subprocess.CompletedProc
 
 def test_backfill_writes_one_report_per_day(stack, reports):
     arns = [reports.add(name="Backfilled", usage_count=5), reports.add(usage_count=1)]
-    conf = {"license_config_arns": arns, "license_report_bucket": reports.bucket}
+    conf = {"license_config_arns": arns}
 
-    created = create_backfill(
-        stack,
-        "--dag-id",
-        DAG_ID,
-        "--from-date",
-        "2026-03-01",
-        "--to-date",
-        "2026-03-03",
-        "--dag-run-conf",
-        json.dumps(conf),
-    )
+    with stack_variables(stack, {"license_report_bucket": reports.bucket}):
+        created = create_backfill(
+            stack,
+            "--dag-id",
+            DAG_ID,
+            "--from-date",
+            "2026-03-01",
+            "--to-date",
+            "2026-03-03",
+            "--dag-run-conf",
+            json.dumps(conf),
+        )
 
-    assert created.returncode == 0, created.stdout + created.stderr
-    backfill_runs = stack.wait_for(
-        lambda: len(runs := stack.dag_runs(DAG_ID, run_type="backfill")) == 3 and runs,
-        "the backfill's three runs",
-    )
-    finished = [stack.wait_for_run(DAG_ID, run["dag_run_id"]) for run in backfill_runs]
+        assert created.returncode == 0, created.stdout + created.stderr
+        backfill_runs = stack.wait_for(
+            lambda: len(runs := stack.dag_runs(DAG_ID, run_type="backfill")) == 3 and runs,
+            "the backfill's three runs",
+        )
+        finished = [stack.wait_for_run(DAG_ID, run["dag_run_id"]) for run in backfill_runs]
     assert [run["state"] for run in finished] == ["success"] * 3
     assert sorted(run["logical_date"][:10] for run in finished) == [
         "2026-03-01",

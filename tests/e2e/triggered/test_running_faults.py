@@ -15,7 +15,7 @@ import time
 
 from local_airflow.environment import AIRFLOW_COMMANDS
 from tests import support
-from tests.e2e.license_runs import DAG_ID, new_world, run_folder
+from tests.e2e.license_runs import DAG_ID, new_world, run_folder, stack_variables
 
 SCHEDULER = "airflow-scheduler"
 WRITE_REPORT = ("write_report", -1)
@@ -29,31 +29,32 @@ def report_set(world, run) -> dict:
 def test_scheduler_killed_while_write_report_writes(stack, proxy, local_aws_servers):
     world = new_world(local_aws_servers)
     arns = [world.add(name=f"Configuration {n}", usage_count=40 + n) for n in range(4)]
-    conf = {"license_config_arns": arns, "license_report_bucket": world.bucket}
-    calm = stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, conf)["dag_run_id"])
-    assert calm["state"] == "success"
-    expected = report_set(world, calm)
-    assert len(expected) == 4 + 3  # usage files, summary, manifest, the manifest's file list
+    with stack_variables(stack, {"license_report_bucket": world.bucket}):
+        conf = {"license_config_arns": arns}
+        calm = stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, conf)["dag_run_id"])
+        assert calm["state"] == "success"
+        expected = report_set(world, calm)
+        assert len(expected) == 4 + 3  # usage files, summary, manifest, the manifest's file list
 
-    proxy.slow_down("CopyObject", 15.0)  # the copies run side by side: kill during them
-    try:
-        run_id = stack.trigger(DAG_ID, conf)["dag_run_id"]
-        copies = len([r for r in proxy.requests if r.operation == "CopyObject"])
+        proxy.slow_down("CopyObject", 15.0)  # the copies run side by side: kill during them
+        try:
+            run_id = stack.trigger(DAG_ID, conf)["dag_run_id"]
+            copies = len([r for r in proxy.requests if r.operation == "CopyObject"])
 
-        def mid_write() -> bool:
-            states = stack.task_instances(DAG_ID, run_id)
-            copied = len([r for r in proxy.requests if r.operation == "CopyObject"])
-            return states[WRITE_REPORT]["state"] == "running" and copied > copies
+            def mid_write() -> bool:
+                states = stack.task_instances(DAG_ID, run_id)
+                copied = len([r for r in proxy.requests if r.operation == "CopyObject"])
+                return states[WRITE_REPORT]["state"] == "running" and copied > copies
 
-        stack.wait_for(lambda: mid_write() or None, "write_report copying", timeout=240)
-        stack.killed.add(SCHEDULER)
-        stack.processes.kill(SCHEDULER)
-        time.sleep(2)
-    finally:
-        proxy.slow_down("CopyObject", 0.0)
-    stack.start_component(SCHEDULER, AIRFLOW_COMMANDS[SCHEDULER].split())
+            stack.wait_for(lambda: mid_write() or None, "write_report copying", timeout=240)
+            stack.killed.add(SCHEDULER)
+            stack.processes.kill(SCHEDULER)
+            time.sleep(2)
+        finally:
+            proxy.slow_down("CopyObject", 0.0)
+        stack.start_component(SCHEDULER, AIRFLOW_COMMANDS[SCHEDULER].split())
 
-    run = stack.wait_for_run(DAG_ID, run_id, timeout=600)
+        run = stack.wait_for_run(DAG_ID, run_id, timeout=600)
 
     assert run["state"] == "success"
     assert report_set(world, run) == expected
