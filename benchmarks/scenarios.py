@@ -5,7 +5,6 @@ scenarios 6 and 6b read report sets from moto's S3."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import subprocess
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 
 from benchmarks.measure import (
     TaskMemorySampler,
@@ -137,16 +135,10 @@ class Bench:
         """The conf without its deployment settings, which a run's conf may not name: each
         is set as the Airflow Variable of its name instead (unset when the conf lacks it)."""
         for name in DEPLOYMENT_SETTINGS:
-            path = f"/variables/{name}"
-            if name not in conf:
-                with contextlib.suppress(httpx.HTTPStatusError):
-                    self.stack.api.request("DELETE", path)
-                continue
-            value = conf[name] if isinstance(conf[name], str) else json.dumps(conf[name])
-            try:
-                self.stack.api.patch(path, json={"key": name, "value": value})
-            except httpx.HTTPStatusError:
-                self.stack.api.post("/variables", json={"key": name, "value": value})
+            value = conf.get(name)
+            self.stack.api.set_variable(
+                name, value if isinstance(value, str | None) else json.dumps(value)
+            )
         return {name: value for name, value in conf.items() if name not in DEPLOYMENT_SETTINGS}
 
     def cpu_seconds(self) -> dict[str, float]:
