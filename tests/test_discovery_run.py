@@ -220,14 +220,16 @@ def test_failed_discovery_alert_names_the_accounts_and_regions(org, alert_queue)
     ],
 )
 def test_bad_input_fails_before_anything_is_written(world, conf, named):
-    from license_manager.settings import SettingsError, resolve_settings
+    from license_manager.settings import RUN_SETTINGS, SettingsError, resolve_settings
 
     dag_run = world.run(**conf)
     assert dag_run.state == "failed"
     assert task_states(dag_run)[("resolve_settings", -1)] == "failed"
     assert world.keys() == []
+    params = {name: value for name, value in conf.items() if name in RUN_SETTINGS}
+    variables = {"license_report_bucket": world.bucket, **conf}
     with pytest.raises(SettingsError, match=named):
-        resolve_settings({"license_report_bucket": world.bucket, **conf}, lambda _: None)
+        resolve_settings(params, variables.get)
 
 
 def test_more_configurations_than_airflow_can_map_fail_before_any_fetch(org, monkeypatch):
