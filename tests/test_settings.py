@@ -141,3 +141,28 @@ def test_the_trigger_form_shows_run_settings_only_with_text_or_lists_as_each_tak
         params["license_config_arns"].resolve(12)
     titles = {param.schema["title"] for param in params.values()}
     assert not titles & set(RUN_SETTINGS)  # titles people read, not the setting names
+
+
+@pytest.mark.parametrize("none", ["none", " None "])
+def test_none_in_the_form_switches_discovery_off_for_one_run_whatever_the_variable(none):
+    from_variables = variables(
+        license_report_bucket="bucket", license_discovery_regions="us-east-1,eu-west-1"
+    )
+    assert resolve_settings({"license_config_arns": ARN}, from_variables).license_discovery_regions
+    settings = resolve_settings(
+        {"license_config_arns": ARN, "license_discovery_regions": none}, from_variables
+    )
+    assert settings.license_discovery_regions == []
+
+
+def test_the_trigger_form_groups_the_run_settings_in_sections():
+    from license_manager.settings import trigger_form_params
+
+    sections = {name: param.schema["section"] for name, param in trigger_form_params().items()}
+    assert sections == {
+        "license_config_arns": "What to collect",
+        "license_discovery_regions": "What to collect",
+        "license_discovery_accounts": "What to collect",
+        "license_report_prefix": "Report",
+        "license_alert_utilization_percent": "Report",
+    }

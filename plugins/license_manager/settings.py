@@ -24,6 +24,13 @@ from license_manager.arns import (
     split_arn_list,
 )
 
+#: The trigger form's sections.
+COLLECT = "What to collect"
+REPORT = "Report"
+#: What a list setting is given in the trigger form for "none in this run", whatever the
+#: Variable holds: an empty field falls back to the Variable.
+NONE_FOR_THIS_RUN = "none"
+
 RUN: Literal["run"] = "run"
 DEPLOYMENT: Literal["deployment"] = "deployment"
 
@@ -35,6 +42,8 @@ class Setting:
     description: str
     kind: Literal["run", "deployment"] = RUN
     default: str | None = None
+    #: The trigger form's section of a run setting.
+    section: str | None = None
 
 
 SETTINGS = (
@@ -42,20 +51,22 @@ SETTINGS = (
         "license_config_arns",
         "License configuration ARNs",
         "License configuration ARNs: a JSON list, or one string separated by commas, "
-        "spaces or newlines. Required unless license_discovery_regions is given.",
+        "spaces or newlines. Required unless Regions to discover in are given.",
+        section=COLLECT,
     ),
     Setting(
         "license_discovery_regions",
         "Regions to discover in",
-        "Regions in which every license configuration is collected, in addition to "
-        "license_config_arns: a JSON list, or one string separated by commas, spaces or "
-        "newlines. None given: no discovery.",
+        "Regions in which every license configuration is collected, in addition to the "
+        "ARNs: a JSON list, or one string separated by commas, spaces or newlines.",
+        section=COLLECT,
     ),
     Setting(
         "license_discovery_accounts",
         "Accounts to discover in",
-        "12-digit account IDs to discover in, same list forms. None given: the connection's "
+        "12-digit account IDs to discover in, same list forms; with none, the connection's "
         "own account.",
+        section=COLLECT,
     ),
     Setting(
         "license_report_prefix",
@@ -63,12 +74,14 @@ SETTINGS = (
         "Key prefix put before the date folders ('reports/' gives 'reports/2026/...'): "
         "letters, digits and !-_.*'() separated by '/'.",
         default="",
+        section=REPORT,
     ),
     Setting(
         "license_alert_utilization_percent",
         "Near-limit threshold (%)",
         "Utilization (0 to 100) at or above which a configuration is near its limit.",
         default="90",
+        section=REPORT,
     ),
     Setting(
         "license_report_bucket",
@@ -150,20 +163,33 @@ def trigger_form_params() -> dict[str, Param]:
     return {
         setting.name: Param(
             None,
-            description=setting.description
-            + (f" Default: {setting.default!r}." if setting.default else "")
-            + " Left empty: the Airflow Variable of the same name.",
+            description=_form_help(setting),
             schema={
                 "$schema": PARAM_SCHEMA_DRAFT,
                 "type": ["null", "string", "array"]
                 if setting.name in LIST_SETTINGS
                 else ["null", "string"],
                 "title": setting.title,
+                "section": setting.section,
             },
         )
         for setting in SETTINGS
         if setting.kind == RUN
     }
+
+
+def _form_help(setting: Setting) -> str:
+    """The trigger form's help text of a run setting: what it is, then what empty means."""
+    default = f" {setting.default!r} when the Variable is not set." if setting.default else ""
+    none = (
+        f" Type {NONE_FOR_THIS_RUN} for none in this run, whatever the Variable holds."
+        if setting.name in LIST_SETTINGS
+        else ""
+    )
+    return (
+        f"{setting.description} Left empty: the Airflow Variable {setting.name}"
+        f"{',' if default else '.'}{default}{none}"
+    )
 
 
 class SettingsError(AirflowFailException, ValueError):
@@ -206,6 +232,8 @@ def lookup_setting(name: str, params: Mapping[str, Any], variable: Callable[[str
     failed any run whose conf names one).
     """
     value = params.get(name) if _KINDS[name] == RUN else None
+    if isinstance(value, str) and value.strip().lower() == NONE_FOR_THIS_RUN:
+        return [] if name in LIST_SETTINGS else value
     return value if _is_given(value) else variable(name)
 
 
