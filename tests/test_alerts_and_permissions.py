@@ -110,20 +110,9 @@ def _granted(statements: list[dict]) -> set[str]:
 
 def _member_role_statements() -> list[dict]:
     """The reader role's policy statements in the CloudFormation template (tags kept as data)."""
-    import yaml
+    from tests.test_iam_policies import load_template
 
-    class TemplateLoader(yaml.SafeLoader):
-        pass
-
-    def tag(loader, suffix, node):
-        if isinstance(node, yaml.SequenceNode):
-            return {suffix: loader.construct_sequence(node, deep=True)}
-        if isinstance(node, yaml.MappingNode):
-            return {suffix: loader.construct_mapping(node, deep=True)}
-        return {suffix: loader.construct_scalar(node)}
-
-    TemplateLoader.add_multi_constructor("!", tag)
-    template = yaml.load(MEMBER_ROLE_FILE.read_text(), Loader=TemplateLoader)  # noqa: S506
+    template = load_template(MEMBER_ROLE_FILE)
     role = template["Resources"]["LicenseTrackingReaderRole"]["Properties"]
     (policy,) = role["Policies"]
     return policy["PolicyDocument"]["Statement"]
