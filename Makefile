@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Precompiled bytecode: every Airflow process (tasks included) starts faster.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install demo test test-fast lint browser
+.PHONY: install demo test test-fast lint browser ui
 
 install: .venv/.installed
 
@@ -22,6 +22,11 @@ $(UV):
 
 demo: install
 	.venv/bin/python -m demo
+
+# The Airflow UI and the License consumption page on the demo data, with a few days of history;
+# PORT=... chooses the port (default 8080). Runs until Ctrl-C.
+ui: install
+	.venv/bin/python -m demo.ui
 
 # Every CloudFormation template of the repository (tests/ aside), and the IAM policies of iam/
 # as one template (iam/policies_as_template.py), so that cfn-lint checks their actions,

@@ -24,20 +24,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
-
+from demo.common import (
+    BUCKET,
+    LOCAL,
+    PREFIX,
+    ROOT,
+    consumption_days_before,
+    demo_s3,
+    demo_scopes,
+    demo_variables,
+)
 from local_airflow.environment import base_environment, light_settings
 from local_aws.seeding import DEMO_SEED_PATH, load_seed
 from local_aws.servers import LocalAWS
 
-ROOT = Path(__file__).resolve().parents[1]
-LOCAL = ROOT / ".local"
 AIRFLOW_HOME = LOCAL / "airflow"
 DOWNLOADS = LOCAL / "demo-reports"
-BUCKET = "license-reports"
-PREFIX = "reports/"
-#: The role the demo assumes in each member account (the emulator's STS grants it).
-ROLE_TEMPLATE = "arn:{partition}:iam::{account_id}:role/LicenseTrackingReader"
 #: The summary columns the table shows under each account and Region, with their titles.
 TABLE_COLUMNS = (
     ("Name", "Name"),
@@ -66,33 +68,17 @@ INDENT = "  "
 
 def yesterdays_consumption(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The demo configurations as they were a day earlier: a few licenses fewer in use."""
-    return [
-        {**entry, "ConsumedLicenses": max(0, entry["ConsumedLicenses"] - (index + 3) % 4)}
-        for index, entry in enumerate(entries)
-    ]
-
-
-def demo_scopes(arns: list[str]) -> tuple[list[str], list[str]]:
-    """The accounts and Regions of the demo configurations, sorted."""
-    parts = [arn.split(":") for arn in arns]
-    return sorted({p[4] for p in parts}), sorted({p[3] for p in parts})
+    return consumption_days_before(entries, 1)
 
 
 def airflow_env(local_aws: LocalAWS, arns: list[str]) -> dict[str, str]:
     """deploy/airflow.env as the light local deployment runs it (SQLite in AIRFLOW_HOME), the
-    local AWS and the demo's settings; nothing Airflow or AWS from the caller's shell.
-
-    No ARN is listed: discovery finds them all, in every demo account and Region."""
-    accounts, regions = demo_scopes(arns)
+    local AWS and the demo's settings; nothing Airflow or AWS from the caller's shell."""
     return {
         **base_environment(),
         **light_settings(AIRFLOW_HOME),
         **local_aws.env,
-        "AIRFLOW_VAR_LICENSE_DISCOVERY_REGIONS": json.dumps(regions),
-        "AIRFLOW_VAR_LICENSE_DISCOVERY_ACCOUNTS": json.dumps(accounts),
-        "AIRFLOW_VAR_LICENSE_ACCOUNT_ROLE_ARN_TEMPLATE": ROLE_TEMPLATE,
-        "AIRFLOW_VAR_LICENSE_REPORT_BUCKET": BUCKET,
-        "AIRFLOW_VAR_LICENSE_REPORT_PREFIX": PREFIX,
+        **demo_variables(arns),
     }
 
 
@@ -181,13 +167,7 @@ def main() -> None:
     demo = load_seed(DEMO_SEED_PATH)
     arns = [entry["LicenseConfigurationArn"] for entry in demo]
     with LocalAWS(DEMO_SEED_PATH, isolate_accounts=True) as local_aws:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=local_aws.moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        s3 = demo_s3(local_aws)
         s3.create_bucket(Bucket=BUCKET)
         env = airflow_env(local_aws, arns)
         print(

@@ -37,18 +37,24 @@ class LocalAirflow:
     :param env: more environment for every process (local AWS endpoints, ``AIRFLOW_VAR_*``,
         ``LICENSE_TRACKING_SCHEDULE``, tuning); it wins over deploy/airflow.env.
     :param name: names the deployment in log tails.
+    :param api_port: the api-server's port on 127.0.0.1; a free one by default.
     """
 
     #: The compose services run as components: every long-running one but the Celery worker.
     services = tuple(service for service in AIRFLOW_COMMANDS if service != "airflow-worker")
 
     def __init__(
-        self, home: Path, env: Mapping[str, str] | None = None, *, name: str = "airflow"
+        self,
+        home: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        name: str = "airflow",
+        api_port: int | None = None,
     ) -> None:
         self.home = home
         self.name = name
         self.extra_env = dict(env or {})
-        self.api_port = free_port()
+        self.api_port = api_port or free_port()
         self.password = secrets.token_urlsafe(12)
         self.processes = Supervisor(home)
         self.logs = home / "process-logs"
