@@ -42,11 +42,10 @@ def seed(topology_aws, count: int) -> dict[str, int]:
 
 
 def trigger(topology, arns: list[str], bucket: str, prefix: str) -> str:
-    conf = {
-        "license_config_arns": arns,
-        "license_report_bucket": bucket,
-        "license_report_prefix": prefix,
-    }
+    """Start a run into ``bucket``: a deployment setting, so the Variable is set first (each
+    test has a bucket of its own and starts its runs one after another)."""
+    topology.api.set_variable("license_report_bucket", bucket)
+    conf = {"license_config_arns": arns, "license_report_prefix": prefix}
     return topology.trigger(DAG, conf)["dag_run_id"]
 
 
