@@ -4,10 +4,13 @@ Starts the local AWS with the demo data and a local Airflow (api-server, schedul
 dag-processor, triggerer on SQLite: the harness of the tests and benchmarks) with the demo's
 deployment settings as Airflow Variables. Before the DAG is unpaused, one backfill is created
 for the last days up to today (so the schedule's own run for today is that backfill's last
-run); its runs go one at a time, in order, each on that day's demo consumption (a few
-licenses fewer in use per day back), so that the page's change column and chart move and a
-configuration crosses its license count. Then prints the addresses and the admin's password
-and serves until Ctrl-C or SIGTERM, which stop every process it started.
+run). Its runs go one at a time, oldest first, each on that day's demo consumption (a few
+licenses fewer in use per day back): the next day's data is seeded as soon as a run has made
+its last License Manager call, and the next run cannot start before that run has ended. So
+the page's change column and chart move, and a configuration crosses its license count.
+
+Then prints the addresses and the admin's password, and serves until Ctrl-C or SIGTERM,
+which stop every process it started.
 
     PORT=8080 .venv/bin/python -m demo.ui
 """
@@ -44,7 +47,7 @@ DAG_ID = "license_tracking"
 DEFAULT_PORT = 8080
 PAGE_PATH = "/license-consumption/"
 #: Days of history before today; today's run makes one more.
-HISTORY_DAYS = 4
+HISTORY_DAYS = 3
 RUN_TIMEOUT = 300
 #: The task that starts once every License Manager call of its run has been made.
 REPORT_TASK = "write_report"
@@ -204,6 +207,7 @@ def main() -> None:
     port = requested_port()
     try:
         with demo_stack(port) as (local_aws, airflow, aws_env):
+            print(f"Airflow up in {time.monotonic() - started:.0f} s.")
             run_history(airflow, local_aws.emulator)
             announce(airflow, aws_env, time.monotonic() - started)
             serve_until_stopped(airflow)
