@@ -32,6 +32,27 @@ def config_arn(
     )
 
 
+def fetch_label(name: str, arn: str) -> str:
+    """The UI label of the fetch task of configuration ``arn`` named ``name``."""
+    from license_manager.operators import configuration_label
+
+    _, _, _, region, account, _ = arn.split(":", 5)
+    return configuration_label(name, account, region)
+
+
+def mapped_labels(dag_run, task_id: str) -> list[str]:
+    """The UI labels (``rendered_map_index``) of a run's mapped instances of ``task_id``, in
+    map index order."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        instances = session.query(TaskInstance).filter_by(
+            dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id
+        )
+        return [ti.rendered_map_index for ti in sorted(instances, key=lambda ti: ti.map_index)]
+
+
 def load_dag():
     return runpy.run_path(str(DAG_FILE))["dag"]
 

@@ -13,7 +13,7 @@ import pytest
 
 from local_aws.arns import DEFAULT_ACCOUNT
 from local_aws.seeding import make_configuration
-from tests.support import config_arn, task_states
+from tests.support import config_arn, mapped_labels, task_states
 
 HOME = DEFAULT_ACCOUNT  # the account of the connection's keys (moto's and the emulator's)
 MEMBER_A = "111111111111"
@@ -57,17 +57,6 @@ def _xcom_values(dag_run) -> list[str]:
     with create_session() as session:
         rows = session.query(XComModel).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id)
         return [(row.task_id, json.dumps(row.value)) for row in rows]
-
-
-def _labels(dag_run, task_id: str) -> list[str]:
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        instances = session.query(TaskInstance).filter_by(
-            dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id
-        )
-        return sorted(ti.rendered_map_index for ti in instances)
 
 
 def test_discovery_in_three_accounts_collects_everything_once_in_contract_order(org):
@@ -116,7 +105,7 @@ def test_discovery_in_three_accounts_collects_everything_once_in_contract_order(
     assert world.emulator.call_count("sts:AssumeRole") == 4 + 5
     role = TEMPLATE.format(partition="aws", account_id=HOME)
     assert world.emulator.call_count("sts:AssumeRole", role) == 0
-    assert _labels(dag_run, "discover_license_configurations") == sorted(
+    assert sorted(mapped_labels(dag_run, "discover_license_configurations")) == sorted(
         f"{account} / {region}" for account in (HOME, MEMBER_A, MEMBER_B) for region in REGIONS
     )
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from license_manager.csv_schema import SUMMARY_COLUMNS, USAGE_COLUMNS
 
-from tests.support import config_arn, task_states
+from tests.support import config_arn, fetch_label, mapped_labels, task_states
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -61,9 +61,12 @@ def test_three_regions_and_two_partitions_in_one_run(world):
     assert [row["Region"] for row in world.summary()] == [
         c["region"] for c in manifest["configurations"]
     ]
-    # Mapped instances are labelled with the configuration name.
     states = task_states(dag_run)
     assert [states[("fetch_license_configuration", index)] for index in range(4)] == ["success"] * 4
+    # Mapped instances are labelled with the configuration's name, account and Region.
+    assert mapped_labels(dag_run, "fetch_license_configuration") == [
+        fetch_label(row["Name"], row["LicenseConfigurationArn"]) for row in world.summary()
+    ]
 
 
 def test_throttled_configuration_still_completes(world):

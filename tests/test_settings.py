@@ -117,10 +117,10 @@ def test_deployment_settings_come_from_variables():
     assert settings.license_account_role_external_id == "ext-1234"
 
 
-def test_readme_documents_every_setting():
+def test_the_configuration_page_documents_every_setting():
     from tests.conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "configuration.md").read_text()
     for setting in SETTINGS:
         assert f"| `{setting.name}` |" in readme
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support import MOTO_ACCOUNT, config_arn
+from tests.support import MOTO_ACCOUNT, config_arn, fetch_label
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -143,8 +143,10 @@ def test_the_page_data_shows_status_change_and_history(api, reports):
     assert (rhel["percent"], rhel["change"], rhel["history"]) == (125.0, 3, [22, 25])
     assert rows[reports["fine"]]["status"] == "OK"
     assert data["not_collected"] == []
-    names = {file["name"] for file in data["files"]}
-    assert "license-consumption-summary.csv" in names
+    names = {file["name"]: file["configuration"] for file in data["files"]}
+    assert names["license-consumption-summary.csv"] is None
+    rhel_id = reports["rhel"].rsplit(":", 1)[1]
+    assert names[f"{rhel_id}-usage.csv"] == fetch_label("RHEL - Instance", reports["rhel"])
 
 
 def test_downloads_go_through_the_page_and_only_for_files_of_the_set(api, reports, world):

@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from license_manager.retries import Backoff
 
 LABEL_CONTEXT_KEY = "license_configuration_label"
-#: ``map_index_template`` for mapped instances: the configuration's name once known, else its ARN.
+
+
+def configuration_label(name: str, account_id: str, region: str) -> str:
+    """A mapped instance's label: two configurations of the same name in other accounts or
+    Regions are told apart."""
+    return f"{name} ({account_id} / {region})"
+
+
+#: ``map_index_template`` for mapped instances: the configuration's label once its name is
+#: known, else its ARN.
 MAP_INDEX_TEMPLATE = "{{ " + LABEL_CONTEXT_KEY + " | default(task.license_configuration_arn) }}"
 
 
@@ -152,7 +161,8 @@ class LicenseManagerOperator(BaseOperator):
                 f"GetLicenseConfiguration {arn.arn}",
             )
             if name := outcome.configuration.get("Name"):
-                context[LABEL_CONTEXT_KEY] = name  # type: ignore[literal-required]
+                label = configuration_label(name, arn.account_id, arn.region)
+                context[LABEL_CONTEXT_KEY] = label  # type: ignore[literal-required]
             outcome.usage = stage_usage_file(
                 self.s3_hook,
                 self.report_bucket,

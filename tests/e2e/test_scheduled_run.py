@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.e2e.license_runs import DAG_ID, FETCH, new_world, run_folder, usage_key
+from tests.support import fetch_label
 
 PREFIX = "scheduled/"
 
@@ -79,8 +80,8 @@ def test_scheduler_runs_the_dag_on_the_environment_schedule(stack, configured):
     ran = [ti for ti in instances.values() if ti["state"] != "skipped"]  # no discovery
     assert {(ti["state"], ti["try_number"]) for ti in ran} == {("success", 1)}
     assert [instances[(FETCH, index)]["rendered_map_index"] for index in range(2)] == [
-        "Visual Studio Enterprise",
-        "RHEL for SAP",
+        fetch_label("Visual Studio Enterprise", arns[0]),
+        fetch_label("RHEL for SAP", arns[1]),
     ]
 
     # and the next run a minute after the first: with catchup off, Airflow plans it one

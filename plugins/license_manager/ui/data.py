@@ -45,12 +45,14 @@ from license_manager.history import (
     report_folders,
 )
 from license_manager.hooks import ReportBucketHook
+from license_manager.operators import configuration_label
 from license_manager.report_layout import (
     MANIFEST_FILE,
     SUMMARY_FILE,
     USAGE_FILE_SUFFIX,
     manifest_key,
     summary_key,
+    usage_file_name,
     usage_key,
 )
 from license_manager.retries import Backoff
@@ -242,8 +244,20 @@ def build_page_data(
     ]
     for entry in configurations:
         entry["history"] = [by_arn.get(entry["arn"]) for by_arn in oldest_first]
+    configuration_of = {
+        usage_file_name(entry["id"]): configuration_label(
+            entry["name"] or entry["arn"], entry["account"], entry["region"]
+        )
+        for entry in configurations
+        if entry["id"]
+    }
     files = [
-        {"name": name, "rows": item.get("rows"), "bytes": item.get("bytes")}
+        {
+            "name": name,
+            "configuration": configuration_of.get(name),
+            "rows": item.get("rows"),
+            "bytes": item.get("bytes"),
+        }
         for name, item in downloadable_files(latest.folder, manifest).items()
     ]
     return {

@@ -24,6 +24,7 @@ from tests.e2e.license_runs import (
     trigger,
     usage_key,
 )
+from tests.support import fetch_label
 
 TRIGGERED_NAMES = ["Windows Server Datacenter", "SQL Server Enterprise", "Oracle Database EE"]
 
@@ -80,7 +81,9 @@ def test_triggered_run_reports_exactly_the_triggered_arns(stack, triggered, vari
         ("compliance_alert", -1): "success",
     }
     assert {ti["try_number"] for ti in instances.values() if ti["state"] != "skipped"} == {1}
-    assert [instances[(FETCH, i)]["rendered_map_index"] for i in range(3)] == TRIGGERED_NAMES
+    assert [instances[(FETCH, i)]["rendered_map_index"] for i in range(3)] == [
+        fetch_label(name, arn) for name, arn in zip(TRIGGERED_NAMES, arns, strict=True)
+    ]
 
 
 def create_backfill(stack: LightAirflow, *args: str) -> subprocess.CompletedProcess[str]:
@@ -238,12 +241,14 @@ def test_denied_configuration_fails_the_run_and_alerts_by_sns(stack, reports, al
 def test_ui_shows_mapped_instances_by_configuration_name(stack, triggered, variables):
     from playwright.sync_api import expect
 
-    _, run = triggered
+    arns, run = triggered
     instances = stack.task_instances(DAG_ID, run["dag_run_id"])
     fetched = [instances[(FETCH, index)] for index in range(3)]
     assert [(ti["state"], ti["try_number"]) for ti in fetched] == [("success", 1)] * 3
     labels = [ti["rendered_map_index"] for ti in fetched]
-    assert labels == TRIGGERED_NAMES
+    assert labels == [
+        fetch_label(name, arn) for name, arn in zip(TRIGGERED_NAMES, arns, strict=True)
+    ]
     world, _ = variables
     assert world.keys(run_folder(run, "adhoc/") + "manifest.json")
     with chromium_page(1400, 900) as page:

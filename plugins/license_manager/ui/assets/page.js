@@ -115,7 +115,8 @@ function render() {
   document.getElementById("configurations").hidden = false;
   const list = document.querySelector("#downloads ul");
   list.replaceChildren(...page.files.map((file) => element("li", {},
-    element("a", { href: root + "/download/" + encodeURIComponent(file.name) + query(), download: file.name }, file.name),
+    element("a", { href: root + "/download/" + encodeURIComponent(file.name) + query(), download: file.name },
+      file.configuration ? file.configuration + ": " + file.name : file.name),
     " (" + file.rows + " rows)")));
   document.getElementById("downloads").hidden = false;
   renderRows();
