@@ -159,4 +159,5 @@ def test_make_ui_serves_days_of_moving_history_and_ctrl_c_leaves_nothing(make_ui
     assert process.wait(timeout=120) == 0
     assert living(started) == []
     assert in_sessions(sessions) == []
+    output.close()
     assert output.lines[-1].startswith("Stopped")
