@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import time
+import urllib.parse
 from collections.abc import Generator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -122,10 +123,12 @@ def wait_until_collected(airflow: LightAirflow, run_id: str) -> None:
     """Until the run has made its last License Manager call: its ``write_report`` gets a state
     once every fetch has ended. The next run starts only after this one has ended."""
 
-    def collected() -> bool:
-        return airflow.task_instances(DAG_ID, run_id)[(REPORT_TASK, -1)]["state"] is not None
+    path = f"/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
 
-    airflow.wait_for(collected, f"run {run_id} to collect", RUN_TIMEOUT, interval=0.25)
+    def collected() -> bool:
+        return airflow.api.get(f"{path}/{REPORT_TASK}").json()["state"] is not None
+
+    airflow.wait_for(collected, f"run {run_id} to collect", RUN_TIMEOUT, interval=0.5)
 
 
 def check_not_collecting(airflow: LightAirflow, run_id: str) -> None:
