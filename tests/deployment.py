@@ -62,7 +62,9 @@ def _local_aws_export() -> list[str]:
 
     dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["dev"]
     others = [Requirement(item).name for item in dev if isinstance(item, str)]
-    prunes = [arg for name in others if name != "moto" for arg in ("--prune", name)]
+    # cfn-lint is a dev tool of its own and also one of moto[server]'s dependencies
+    kept = {"moto", "cfn-lint"}
+    prunes = [arg for name in others if name not in kept for arg in ("--prune", name)]
     return ["--only-group", "dev", *prunes, "--no-emit-project"]
 
 
