@@ -9,7 +9,7 @@ of ``license_manager.provider_compat``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -191,6 +191,14 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
             context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, key)
         )
         return response["Body"].read()
+
+    def read_chunks(self, key: str, bucket_name: str, chunk_size: int) -> Iterator[bytes]:
+        """One GetObject whose body is read ``chunk_size`` bytes at a time, as it arrives."""
+        response = self.get_conn().get_object(Bucket=bucket_name, Key=key)
+        get_hook_lineage_collector().add_input_asset(
+            context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, key)
+        )
+        yield from response["Body"].iter_chunks(chunk_size)
 
     def copy_objects_in_parts(self, bucket_name: str, copies: Sequence[tuple[str, str]]) -> None:
         """Copy (source key, destination key) pairs in parts (UploadPartCopy), server-side.

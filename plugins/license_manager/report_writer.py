@@ -44,6 +44,7 @@ from license_manager.report_layout import (
     usage_file_name,
     usage_key,
 )
+from license_manager.tables import StagedUsage, TableRun, publish_tables
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -233,6 +234,7 @@ def write_report_set(
 
     files: list[FileRecord] = []
     copies: list[StagedCopy] = []
+    published: list[StagedUsage] = []
     summary_rows = [list(SUMMARY_COLUMNS)]
     entries = []
     records = []
@@ -244,6 +246,9 @@ def write_report_set(
             final_key = usage_key(report.folder, outcome.configuration_id)
             final = FileRecord(**{**asdict(outcome.usage), "key": final_key})
             copies.append(StagedCopy(outcome.usage.key, final.key, outcome.usage.bytes))
+            published.append(
+                StagedUsage(outcome.configuration_id, outcome.usage.key, outcome.usage.bytes)
+            )
             files.append(final)
         record = outcome.summary_record(usage_file)
         record.setdefault("Source", "listed")
@@ -290,6 +295,9 @@ def write_report_set(
     s3.put_bytes(
         json.dumps(manifest, indent=2).encode(), manifest_file, report.bucket, "application/json"
     )
+    # after the manifest, before staging goes: a retry that finds staging rewrites them
+    table_run = TableRun(report.bucket, report.prefix, report.folder, report.run_timestamp)
+    publish_tables(s3, table_run, summary_rows, published, S3_CONCURRENCY)
 
     staged = _list_keys(s3, report.bucket, report.staging)
     if staged:
