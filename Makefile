@@ -27,6 +27,7 @@ lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/cfn-lint iam/*.yaml
 
 # The end-to-end UI test drives Debian's chromium; Playwright's own browser download is not used.
 browser:
