@@ -17,6 +17,7 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 MONDAY = datetime(2026, 11, 16, tzinfo=UTC)
 TUESDAY = datetime(2026, 11, 17, tzinfo=UTC)
+WEDNESDAY = datetime(2026, 11, 18, tzinfo=UTC)  # backfilled after the next Monday's runs
 NEXT_MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 NEXT_MONDAY_NOON = datetime(2026, 11, 23, 12, tzinfo=UTC)
 #: A usage cell with a comma, quotes and a line break: one record over two lines of the file.
@@ -63,7 +64,8 @@ def world(local_aws_servers, airflow_db):
 def history(world, tmp_path_factory):
     """Runs over two weeks (prefix ``history/``): Monday (tried twice: the rerun collects the
     configuration the first try could not, and no longer lists a third one), Tuesday, and two
-    runs the next Monday, the first of which cannot read the SQL Server configuration."""
+    runs the next Monday, the first of which cannot read the SQL Server configuration; then
+    Wednesday is backfilled."""
     windows = config_arn(account="111111111111")
     sql = config_arn(account="222222222222")
     dropped = config_arn(account="111111111111")
@@ -84,6 +86,7 @@ def history(world, tmp_path_factory):
     assert run(TUESDAY, [windows, sql], 18, 6) == "success"
     assert run(NEXT_MONDAY, [windows, sql], 22, 7, deny) == "failed"
     assert run(NEXT_MONDAY_NOON, [windows, sql], 21, 7) == "success"
+    assert run(WEDNESDAY, [windows, sql], 19, 6) == "success"
     connection = tables_connection(
         world.s3, world.bucket, prefix, tmp_path_factory.mktemp("tables")
     )
@@ -117,6 +120,9 @@ def test_only_the_tables_files_of_each_run_once(world, history):
             f"license_usage/dt=2026-11-16/20261116T000000Z-{ids['sql']}.csv",
             f"license_usage/dt=2026-11-17/20261117T000000Z-{ids['windows']}.csv",
             f"license_usage/dt=2026-11-17/20261117T000000Z-{ids['sql']}.csv",
+            "license_consumption/dt=2026-11-18/20261118T000000Z.csv",
+            f"license_usage/dt=2026-11-18/20261118T000000Z-{ids['windows']}.csv",
+            f"license_usage/dt=2026-11-18/20261118T000000Z-{ids['sql']}.csv",
             f"license_usage/dt=2026-11-23/20261123T000000Z-{ids['windows']}.csv",  # sql failed
             f"license_usage/dt=2026-11-23/20261123T120000Z-{ids['windows']}.csv",
             f"license_usage/dt=2026-11-23/20261123T120000Z-{ids['sql']}.csv",
@@ -130,6 +136,7 @@ def test_only_the_tables_files_of_each_run_once(world, history):
     assert [(row["RunTimestamp"], row["ReportFolder"], row["n"]) for row in rows] == [
         ("2026-11-16T00:00:00Z", "history/2026/11/16/20261116T000000Z/", 2),
         ("2026-11-17T00:00:00Z", "history/2026/11/17/20261117T000000Z/", 2),
+        ("2026-11-18T00:00:00Z", "history/2026/11/18/20261118T000000Z/", 2),
         ("2026-11-23T00:00:00Z", "history/2026/11/23/20261123T000000Z/", 2),
         ("2026-11-23T12:00:00Z", "history/2026/11/23/20261123T120000Z/", 2),
     ]
@@ -154,10 +161,12 @@ def test_consumption_over_time(history):
         [
             (windows, "2026-11-16T00:00:00Z", 25, 20, "OVER_LIMIT"),
             (windows, "2026-11-17T00:00:00Z", 18, 20, "NEAR_LIMIT"),
+            (windows, "2026-11-18T00:00:00Z", 19, 20, "NEAR_LIMIT"),
             (windows, "2026-11-23T00:00:00Z", 22, 20, "OVER_LIMIT"),
             (windows, "2026-11-23T12:00:00Z", 21, 20, "OVER_LIMIT"),
             (sql, "2026-11-16T00:00:00Z", 5, 10, "OK"),
             (sql, "2026-11-17T00:00:00Z", 6, 10, "OK"),
+            (sql, "2026-11-18T00:00:00Z", 6, 10, "OK"),
             (sql, "2026-11-23T12:00:00Z", 7, 10, "OK"),
         ]
     )
@@ -169,9 +178,10 @@ def test_latest_run_of_each_day(history):
     assert sorted({(row[0], row[1]) for row in rows}) == [
         ("2026-11-16", "2026-11-16T00:00:00Z"),
         ("2026-11-17", "2026-11-17T00:00:00Z"),
+        ("2026-11-18", "2026-11-18T00:00:00Z"),
         ("2026-11-23", "2026-11-23T12:00:00Z"),
     ]
-    assert len(rows) == 6 and {row[9] for row in rows} == {""}
+    assert len(rows) == 8 and {row[9] for row in rows} == {""}
 
 
 def test_every_day_over_the_limit(history):
@@ -186,8 +196,8 @@ def test_every_day_over_the_limit(history):
 def test_week_over_week_per_account(history):
     rows = run_named(history, "license-week-over-week-by-account")
     assert [(str(row[0]), *row[1:]) for row in rows] == [
-        ("2026-11-16", "111111111111", 18, None, None),
-        ("2026-11-23", "111111111111", 21, 18, 3),
+        ("2026-11-16", "111111111111", 19, None, None),  # the backfilled Wednesday's
+        ("2026-11-23", "111111111111", 21, 19, 2),
         ("2026-11-16", "222222222222", 6, None, None),
         ("2026-11-23", "222222222222", 7, 6, 1),
     ]
@@ -201,8 +211,8 @@ def test_usage_per_resource_of_one_configuration(history):
             f"arn:aws:ec2:us-east-1:{account}:instance/i-{index:017x}",
             "EC2_INSTANCE",
             account,
-            4,
-            4,
+            5,
+            5,
             "2026-11-16",
             "2026-11-23",
             4,
