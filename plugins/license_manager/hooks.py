@@ -35,6 +35,9 @@ _S3_GUARDS_HANDLER = "license_manager.s3_request_guards"
 
 #: Parts copied at a time by ``ReportBucketHook.copy_objects_in_parts``.
 COPY_CONCURRENCY = 10
+#: Connections an S3 client keeps: at least as many as the threads that share it (the writer
+#: keeps ``report_writer.S3_CONCURRENCY`` requests in flight); botocore's default is 10.
+S3_POOL_CONNECTIONS = 20
 
 _SHARED_LOOKUPS: ContextVar[dict[str, Any] | None] = ContextVar(
     "license_manager_connection_lookups", default=None
@@ -143,6 +146,9 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
         deferrable: bool = False,
     ) -> boto3.client:
         """The package's client, with ``backoff`` as its retry policy and the bucket guards."""
+        config = config or self.config
+        pool = max(config.max_pool_connections or 0, S3_POOL_CONNECTIONS)
+        config = config.merge(Config(max_pool_connections=pool))
         client = super().get_client_type(region_name, config, deferrable)
         events = client.meta.events
         events.register("needs-retry.s3", self.backoff.needs_retry, unique_id=_S3_RETRY_HANDLER)

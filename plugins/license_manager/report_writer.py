@@ -44,13 +44,13 @@ from license_manager.report_layout import (
     usage_file_name,
     usage_key,
 )
-from license_manager.tables import StagedUsage, TableRun, publish_tables
+from license_manager.tables import StagedUsage, TableRun, publish_tables, run_table_keys
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-#: S3 requests the report writer keeps in flight (outcome reads, copies).
-S3_CONCURRENCY = 10
+#: S3 requests the report writer keeps in flight (outcome reads, copies, tables).
+S3_CONCURRENCY = 20
 #: The manifest's layout version: 2 added source, compliance and the previous set.
 MANIFEST_SCHEMA_VERSION = 2
 # --- Staged by each fetch task ----------------------------------------------------------------
@@ -213,6 +213,25 @@ def _list_keys(s3: ReportBucketHook, bucket: str, prefix: str) -> list[str]:
     return s3.list_keys(bucket_name=bucket, prefix=prefix) or []
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """What was under the run's keys when the writer began: an earlier attempt's files."""
+
+    folder: list[str]
+    tables: list[str]
+    staging: list[str]
+
+
+def _list_before_writing(s3: ReportBucketHook, report: RunReport, tables: TableRun) -> _Listed:
+    """Only this run writes under its folder, its table keys and its staging, and the fetch
+    tasks are done: listing them while the set is being written finds the same keys."""
+    return _Listed(
+        folder=_list_keys(s3, report.bucket, report.folder),
+        tables=run_table_keys(s3, tables),
+        staging=_list_keys(s3, report.bucket, report.staging),
+    )
+
+
 def write_report_set(
     s3: ReportBucketHook,
     report: RunReport,
@@ -231,6 +250,9 @@ def write_report_set(
     """
     manifest_file = manifest_key(report.folder)
     s3.delete_objects(bucket=report.bucket, keys=[manifest_file])
+    table_run = TableRun(report.bucket, report.prefix, report.folder, report.run_timestamp)
+    lister = ThreadPoolExecutor(1)
+    listing = lister.submit(_list_before_writing, s3, report, table_run)
 
     files: list[FileRecord] = []
     copies: list[StagedCopy] = []
@@ -273,8 +295,10 @@ def write_report_set(
         FileRecord(summary_file, len(outcomes), len(summary), hashlib.sha256(summary).hexdigest()),
     )
 
+    listed = listing.result()
+    lister.shutdown()
     written = {file.key for file in files} | {manifest_file}
-    leftovers = [key for key in _list_keys(s3, report.bucket, report.folder) if key not in written]
+    leftovers = [key for key in listed.folder if key not in written]
     if leftovers:
         s3.delete_objects(bucket=report.bucket, keys=leftovers)
 
@@ -296,10 +320,8 @@ def write_report_set(
         json.dumps(manifest, indent=2).encode(), manifest_file, report.bucket, "application/json"
     )
     # after the manifest, before staging goes: a retry that finds staging rewrites them
-    table_run = TableRun(report.bucket, report.prefix, report.folder, report.run_timestamp)
-    publish_tables(s3, table_run, summary_rows, published, S3_CONCURRENCY)
+    publish_tables(s3, table_run, summary_rows, published, S3_CONCURRENCY, listed.tables)
 
-    staged = _list_keys(s3, report.bucket, report.staging)
-    if staged:
-        s3.delete_objects(bucket=report.bucket, keys=staged)
+    if listed.staging:
+        s3.delete_objects(bucket=report.bucket, keys=listed.staging)
     return manifest, records

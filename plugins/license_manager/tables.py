@@ -162,8 +162,10 @@ def publish_tables(
     summary_rows: Sequence[list[str]],
     usage: Sequence[StagedUsage],
     concurrency: int,
+    existing: Iterable[str],
 ) -> list[str]:
-    """Write the run's rows to both tables, then drop its stale keys; return the keys written.
+    """Write the run's rows to both tables, then delete the keys of ``existing`` (the run's
+    keys in the tables before, see ``run_table_keys``) not written again; return those written.
 
     Small files go ``concurrency`` at a time; large usage files one after the other, so that
     memory stays flat (each one's upload has its own parallel parts).
@@ -184,20 +186,19 @@ def publish_tables(
         pending += [pool.submit(publish_usage, s3, run, staged) for staged in small]
         written = [future.result() for future in pending]
     written += [publish_usage(s3, run, staged) for staged in large]
-    remove_stale(s3, run, set(written))
+    stale = sorted(set(existing) - set(written))
+    if stale:
+        s3.delete_objects(bucket=run.bucket, keys=stale)
     return written
 
 
-def remove_stale(s3: ReportBucketHook, run: TableRun, written: set[str]) -> None:
-    """Delete the keys of this run in either table that it did not write this time."""
-    stale = [
+def run_table_keys(s3: ReportBucketHook, run: TableRun) -> list[str]:
+    """The keys this run has in either table (an earlier attempt's, or none)."""
+    return [
         key
         for table in (CONSUMPTION_TABLE, USAGE_TABLE)
         for key in s3.list_keys(
             bucket_name=run.bucket, prefix=table_run_prefix(run.prefix, table, run.timestamp)
         )
         or []
-        if key not in written
     ]
-    if stale:
-        s3.delete_objects(bucket=run.bucket, keys=stale)
