@@ -210,6 +210,7 @@ def report_writer(servers: Any, smoke: bool) -> Result:
     """The writer alone (tables included): 1,500 configurations, and 1,000,000 usage records
     in one configuration against a 20,000-record run."""
     os.environ.update(servers.env)
+    load_before = os.getloadavg()[0]
     org = org_writer(60 if smoke else 1500, 1 if smoke else 3)
     big = big_writer(20_000 if smoke else 1_000_000)
     reference = big_writer(2_000 if smoke else 20_000)
@@ -239,6 +240,11 @@ def report_writer(servers: Any, smoke: bool) -> Result:
         "in one configuration, records/s >= 0.8 x before the tables and peak RSS <= 1.2 x the "
         "20,000-record run's",
         holds,
+        notes=[
+            f"1-minute load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} "
+            f"after, on {os.cpu_count()} CPUs shared with other work: compare with "
+            "before_tables only when both were measured on a quiet machine"
+        ],
     )
 
 
