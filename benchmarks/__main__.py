@@ -7,6 +7,7 @@ write ``benchmarks/results/latest.json``.
     .venv/bin/python -m benchmarks --only airflow_overhead --overhead-arns 40 --overhead-rounds 2
     .venv/bin/python -m benchmarks --only org_scale --org-rounds 3   # 20 accounts x 3 Regions
     .venv/bin/python -m benchmarks --only page_slow_prefix --page-rounds 5
+    .venv/bin/python -m benchmarks --only report_writer   # the writer alone, tables included
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import scenarios
+from benchmarks import scenarios, writer
 from benchmarks.scenarios import DAG_ID, NOOP_DAG_ID, ROOT, Bench, Result
 from local_airflow import LightAirflow
 from local_aws.servers import LocalAWS
@@ -38,6 +39,7 @@ ALL = (
     "compliance_page",
     "page_slow_prefix",
     "org_scale",
+    "report_writer",
 )
 
 
@@ -77,6 +79,14 @@ def headline(result: Result) -> str:
         )
     if result.scenario == "org_scale":
         return org_headline(f)
+    if result.scenario == "report_writer":
+        one = f["one_configuration"]
+        return (
+            f"{f['org']['configurations']:,} configurations: writer {f['org']['median']}s; "
+            f"{one['records']:,} records: {one['records_per_second']:,} rec/s "
+            f"({f['throughput_vs_before_tables']}x before the tables), peak "
+            f"{one['peak_rss_mib']} MiB ({f['peak_rss_growth']}x the small run)"
+        )
     if result.scenario == "throttled":
         extra = f["extra_calls"] / f["minimum"]
         return f"lost {f['records_lost']}, extra calls {f['extra_calls']} (+{extra:.0%})"
@@ -208,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
                             servers, args.smoke, rounds=args.page_rounds
                         ),
                     )
+                )
+        if "report_writer" in args.only:
+            os.environ["AIRFLOW_HOME"] = str(Path(workdir) / "writer")
+            with LocalAWS() as servers:
+                results.append(
+                    run_one("report_writer", lambda: writer.report_writer(servers, args.smoke))
                 )
         stack_names = [name for name in args.only if name in STACK_SCENARIOS]
         if stack_names:

@@ -7,7 +7,9 @@ compares two report sets. Each run discovers every configuration of every demo a
 Region with a role per member account. Prints which accounts and Regions were discovered,
 where the report set landed and the summary as a table grouped by account and Region (source,
 previous and current consumption, the change with its sign, compliance status), and copies the
-report set to ``.local/demo-reports/`` to open in a spreadsheet.
+report set to ``.local/demo-reports/`` to open in a spreadsheet. Ends with one question
+answered from the two tables every report set is also published to (the Athena named query
+"consumption over time", run here by DuckDB): each configuration's consumption in both runs.
 
     .venv/bin/python -m demo
 """
@@ -19,6 +21,7 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -160,6 +163,47 @@ def download(s3, folder: str) -> Path:
     return target
 
 
+#: The named query (iam/license-tracking-athena-tables.yaml) whose answer the demo ends with.
+HISTORY_QUERY = "license-consumption-over-time"
+
+
+def format_history(rows: list[dict[str, Any]]) -> str:
+    """Consumption per configuration (a line each) and run (a column each, oldest first)."""
+    runs = sorted({row["run_timestamp"] for row in rows})
+    consumed: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        name = shortened(row["name"] or row["license_configuration_arn"])
+        consumed.setdefault((row["account_id"], name), {})[row["run_timestamp"]] = row[
+            "consumed_licenses"
+        ]
+    header = ["Account", "Name", *runs]
+    body = [
+        [account, name, *("" if by_run.get(run) is None else str(by_run[run]) for run in runs)]
+        for (account, name), by_run in sorted(consumed.items())
+    ]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        text = [cells[0].ljust(widths[0]), cells[1].ljust(widths[1])]
+        text += [cell.rjust(width) for cell, width in zip(cells[2:], widths[2:], strict=True)]
+        return (INDENT + "  ".join(text)).rstrip()
+
+    return "\n".join(
+        [line(header), line(["-" * width for width in widths])] + [line(b) for b in body]
+    )
+
+
+def history_answer(s3: Any) -> str:
+    """The named query HISTORY_QUERY over the tables, as local_aws.athena runs it in DuckDB."""
+    from local_aws.athena import load_template, named_queries, query, tables_connection
+
+    with tempfile.TemporaryDirectory(prefix="demo-tables-") as folder:
+        connection = tables_connection(s3, BUCKET, PREFIX, Path(folder))
+        rows = query(connection, named_queries(load_template())[HISTORY_QUERY])
+        connection.close()
+    return format_history(rows)
+
+
 def main() -> None:
     AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
     log = LOCAL / "demo-airflow.log"
@@ -206,6 +250,11 @@ def main() -> None:
         print(format_table(rows))
         print(f"\nChange: consumption since the previous report set, {manifest['previous_folder']}")
         print(f"\nCopied to {download(s3, folder).relative_to(ROOT)}/")
+        print(
+            f"\nHistory from the tables (s3://{BUCKET}/{PREFIX}tables/, named query "
+            f"{HISTORY_QUERY!r} run by DuckDB): licenses consumed per configuration and run"
+        )
+        print(history_answer(s3))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,22 @@ from __future__ import annotations
 import logging
 import urllib.request
 
+from moto import backends
 from moto.server import ThreadedMotoServer
+
+
+def _list_moto_modules_once() -> None:
+    """moto's server lists its own package folder (a listdir and a stat per entry, some 180)
+    twice for every request it routes, to find the service; the folder does not change while
+    it runs, so the list is taken once. Routing, and every answer, stay moto's."""
+    if not getattr(backends.list_of_moto_modules, "listed_once", False):
+        modules = tuple(backends.list_of_moto_modules())
+
+        def list_of_moto_modules() -> tuple[str, ...]:
+            return modules
+
+        list_of_moto_modules.listed_once = True  # type: ignore[attr-defined]
+        backends.list_of_moto_modules = list_of_moto_modules
 
 
 class MotoServer:
@@ -16,6 +31,7 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         if not self._running:
+            _list_moto_modules_once()
             if self._quiet:
                 # moto's request handler logs every request through werkzeug's logger.
                 logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -170,6 +170,10 @@ def test_the_report_asset_event_names_the_folder(world):
             "configurations": 1,
             "not_collected": 0,
             "near_or_over_limit": 1,
+            "tables": {
+                "license_consumption": f"s3://{world.bucket}/tables/license_consumption/",
+                "license_usage": f"s3://{world.bucket}/tables/license_usage/",
+            },
         }
     ]
 

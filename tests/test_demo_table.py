@@ -71,3 +71,26 @@ def test_rows_not_collected_show_their_id_and_error_and_long_names_fit_in_120_co
     assert scope == "222222222222 / eu-west-1"
     assert row.split() == [f"lic-{'0' * 32}", "listed"]
     assert error == "    Error: AccessDeniedException: no access"
+
+
+def test_the_history_answer_shows_each_configuration_per_run_oldest_first():
+    from demo.__main__ import format_history
+
+    def row(run: str, name: str, consumed: int | None) -> dict:
+        return {
+            "run_timestamp": run,
+            "account_id": "222222222222",
+            "name": name,
+            "license_configuration_arn": ARN + "0" * 32,
+            "consumed_licenses": consumed,
+        }
+
+    yesterday, today = "2026-11-28T06:00:00Z", "2026-11-29T06:00:00Z"
+    lines = format_history(
+        [row(today, "RHEL", 25), row(yesterday, "RHEL", 22), row(today, "SQL", 3)]
+    ).splitlines()
+
+    assert lines[0].split() == ["Account", "Name", yesterday, today]
+    assert lines[2].split() == ["222222222222", "RHEL", "22", "25"]
+    assert lines[3].split() == ["222222222222", "SQL", "3"]  # not collected yesterday
+    assert lines[3].rstrip().endswith("3") and len(lines[3]) == len(lines[2])

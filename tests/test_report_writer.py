@@ -143,18 +143,21 @@ def test_the_writer_reads_copies_and_writes_the_manifest_last(s3):
     assert [outcome.status for outcome in outcomes] == ["ok", "ok", "failed"]
     assert outcomes[2].error == NOT_RECORDED
     assert Counter(operations) == {
-        "GetObject": 3,  # one per requested configuration, no HeadObject
+        "GetObject": 3 + 2,  # one per requested configuration, no HeadObject; usage for tables
         "DeleteObjects": 2,  # the previous manifest first, staging last
         "CopyObject": 2,
-        "PutObject": 2,  # summary, manifest
-        "ListObjectsV2": 2,  # leftovers in the folder, staging
+        "PutObject": 2 + 3,  # summary, manifest; then the tables' consumption and usage files
+        # while the set is written: the folder, the run's keys in each table, staging
+        "ListObjectsV2": 4,
     }
-    assert operations.index("PutObject") < operations.index("ListObjectsV2")
-    assert operations[-3:] == ["PutObject", "ListObjectsV2", "DeleteObjects"]  # manifest last
+    manifest_put = [i for i, name in enumerate(operations) if name == "PutObject"][1]
+    assert "CopyObject" not in operations[manifest_put:]  # the set is whole before the tables
+    assert operations[-1] == "DeleteObjects"  # staging emptied last
     keys = [item["Key"] for item in s3.conn.list_objects_v2(Bucket=s3.bucket)["Contents"]]
-    assert sorted(keys) == sorted(file["key"] for file in manifest["files"]) + [
-        report.folder + "manifest.json"
-    ]
+    assert sorted(key for key in keys if not key.startswith(report.prefix + "tables/")) == sorted(
+        file["key"] for file in manifest["files"]
+    ) + [report.folder + "manifest.json"]
+    assert len([key for key in keys if key.startswith(report.prefix + "tables/")]) == 3
     summary = s3.conn.get_object(Bucket=s3.bucket, Key=manifest["files"][0]["key"])
     assert summary["ContentType"] == "text/csv; charset=utf-8"
     assert summary["Body"].read().decode().startswith(",".join(SUMMARY_COLUMNS) + "\r\n")

@@ -39,13 +39,14 @@ def two_configurations(world):
 
 
 def report_set(world) -> dict:
-    """The report set without what differs between two runs of it (run ID, collection times)."""
+    """The report set and its tables' files without what differs between two runs of it (run ID,
+    collection times)."""
     folder = world.folder()
     view = {}
     for key in world.keys():
         name = key.removeprefix(folder)
         body = world.read(key)
-        if name == SUMMARY_FILE:
+        if name == SUMMARY_FILE or "/license_consumption/" in key:
             rows = world.read_dicts(key)
             view[name] = [{**row, "CollectedAt": None} for row in rows]
         elif name == MANIFEST_FILE:

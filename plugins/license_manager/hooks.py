@@ -9,7 +9,7 @@ of ``license_manager.provider_compat``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -35,6 +35,9 @@ _S3_GUARDS_HANDLER = "license_manager.s3_request_guards"
 
 #: Parts copied at a time by ``ReportBucketHook.copy_objects_in_parts``.
 COPY_CONCURRENCY = 10
+#: Connections an S3 client keeps: at least as many as the threads that share it (the writer
+#: keeps ``report_writer.S3_CONCURRENCY`` requests in flight); botocore's default is 10.
+S3_POOL_CONNECTIONS = 20
 
 _SHARED_LOOKUPS: ContextVar[dict[str, Any] | None] = ContextVar(
     "license_manager_connection_lookups", default=None
@@ -143,6 +146,9 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
         deferrable: bool = False,
     ) -> boto3.client:
         """The package's client, with ``backoff`` as its retry policy and the bucket guards."""
+        config = config or self.config
+        pool = max(config.max_pool_connections or 0, S3_POOL_CONNECTIONS)
+        config = config.merge(Config(max_pool_connections=pool))
         client = super().get_client_type(region_name, config, deferrable)
         events = client.meta.events
         events.register("needs-retry.s3", self.backoff.needs_retry, unique_id=_S3_RETRY_HANDLER)
@@ -191,6 +197,14 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
             context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, key)
         )
         return response["Body"].read()
+
+    def read_chunks(self, key: str, bucket_name: str, chunk_size: int) -> Iterator[bytes]:
+        """One GetObject whose body is read ``chunk_size`` bytes at a time, as it arrives."""
+        response = self.get_conn().get_object(Bucket=bucket_name, Key=key)
+        get_hook_lineage_collector().add_input_asset(
+            context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, key)
+        )
+        yield from response["Body"].iter_chunks(chunk_size)
 
     def copy_objects_in_parts(self, bucket_name: str, copies: Sequence[tuple[str, str]]) -> None:
         """Copy (source key, destination key) pairs in parts (UploadPartCopy), server-side.

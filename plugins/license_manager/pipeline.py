@@ -335,11 +335,14 @@ def _verdict(
     records: Iterable[Mapping[str, Any]],
 ) -> dict[str, Any]:
     """What check_collection, the compliance alert and the asset event need of a written set."""
+    from license_manager.tables import table_locations
+
     return {
         "discovery_failed": [
             entry for entry in manifest.get("discovery", []) if entry["status"] != "ok"
         ],
         "location": f"s3://{location.bucket}/{location.folder}",
+        "tables": table_locations(location.bucket, location.prefix),
         "run_timestamp": location.run_timestamp,
         "previous_folder": manifest.get("previous_folder"),
         "aws_conn_id": report["aws_conn_id"],
@@ -374,6 +377,7 @@ def report_event_extra(result: Mapping[str, Any]) -> dict[str, Any]:
         "configurations": result["configurations"],
         "not_collected": len(result["not_collected"]),
         "near_or_over_limit": len(result["near_or_over_limit"]),
+        "tables": result["tables"],
     }
 
 

@@ -9,6 +9,8 @@ reader of report sets build keys here and nowhere else. Nothing here talks to S3
     {prefix}_staging/{TS}/run.json                          the run's settings
     {prefix}_staging/{TS}/{LicenseConfigurationId}/outcome.json
     {prefix}_staging/{TS}/{LicenseConfigurationId}/{LicenseConfigurationId}-usage.csv
+    {prefix}tables/license_consumption/dt=YYYY-MM-DD/{TS}.csv             after the manifest
+    {prefix}tables/license_usage/dt=YYYY-MM-DD/{TS}-{LicenseConfigurationId}.csv
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ USAGE_FILE_SUFFIX = "-usage.csv"
 STAGING_FOLDER = "_staging/"
 RUN_SETTINGS_FILE = "run.json"
 OUTCOME_FILE = "outcome.json"
+#: Each table has a folder of its own: Athena reads every object under a table's location.
+TABLES_FOLDER = "tables/"
+CONSUMPTION_TABLE = "license_consumption"
+USAGE_TABLE = "license_usage"
 
 
 # --- The report folder ------------------------------------------------------------------------
@@ -131,6 +137,35 @@ def staged_usage_key(staging: str, configuration_id: str) -> str:
     return f"{staging}{configuration_id}/{usage_file_name(configuration_id)}"
 
 
+# --- Tables (Hive-style partitions by the run's date) ------------------------------------------
+
+
+def table_folder(prefix: str, table: str) -> str:
+    """``{prefix}tables/{table}/``: the table's location."""
+    return f"{prefix}{TABLES_FOLDER}{table}/"
+
+
+def partition_date(timestamp: str) -> str:
+    """The ``dt`` partition (``YYYY-MM-DD``) of a run's TS: the date of its folder."""
+    return f"{timestamp[:4]}-{timestamp[4:6]}-{timestamp[6:8]}"
+
+
+def table_run_prefix(prefix: str, table: str, timestamp: str) -> str:
+    """What every key a run writes to ``table`` starts with: ``.../dt=YYYY-MM-DD/{TS}``.
+
+    TS has a fixed width, so no other run's key starts with it.
+    """
+    return f"{table_folder(prefix, table)}dt={partition_date(timestamp)}/{timestamp}"
+
+
+def consumption_table_key(prefix: str, timestamp: str) -> str:
+    return table_run_prefix(prefix, CONSUMPTION_TABLE, timestamp) + ".csv"
+
+
+def usage_table_key(prefix: str, timestamp: str, configuration_id: str) -> str:
+    return f"{table_run_prefix(prefix, USAGE_TABLE, timestamp)}-{configuration_id}.csv"
+
+
 # --- Limits -----------------------------------------------------------------------------------
 
 
@@ -147,5 +182,6 @@ def longest_key_under_prefix() -> int:
         usage_key(run_folder("", moment), configuration_id),
         summary_key(run_folder("", moment)),
         manifest_key(run_folder("", moment)),
+        usage_table_key("", run_timestamp(moment), configuration_id),
     )
     return max(len(key.encode("utf-8")) for key in keys)

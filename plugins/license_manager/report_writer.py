@@ -44,12 +44,13 @@ from license_manager.report_layout import (
     usage_file_name,
     usage_key,
 )
+from license_manager.tables import StagedUsage, TableRun, publish_tables, run_table_keys
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-#: S3 requests the report writer keeps in flight (outcome reads, copies).
-S3_CONCURRENCY = 10
+#: S3 requests the report writer keeps in flight (outcome reads, copies, tables).
+S3_CONCURRENCY = 20
 #: The manifest's layout version: 2 added source, compliance and the previous set.
 MANIFEST_SCHEMA_VERSION = 2
 # --- Staged by each fetch task ----------------------------------------------------------------
@@ -212,6 +213,82 @@ def _list_keys(s3: ReportBucketHook, bucket: str, prefix: str) -> list[str]:
     return s3.list_keys(bucket_name=bucket, prefix=prefix) or []
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """What was under the run's keys when the writer began: an earlier attempt's files."""
+
+    folder: list[str]
+    tables: list[str]
+    staging: list[str]
+
+
+def _list_before_writing(s3: ReportBucketHook, report: RunReport, tables: TableRun) -> _Listed:
+    """Only this run writes under its folder, its table keys and its staging, and the fetch
+    tasks are done: listing them while the set is being written finds the same keys."""
+    return _Listed(
+        folder=_list_keys(s3, report.bucket, report.folder),
+        tables=run_table_keys(s3, tables),
+        staging=_list_keys(s3, report.bucket, report.staging),
+    )
+
+
+@dataclass
+class _SetFiles:
+    """The set's files as written before its manifest, and what the rest is made of."""
+
+    files: list[FileRecord]
+    summary_rows: list[list[str]]
+    records: list[dict[str, Any]]
+    entries: list[dict[str, Any]]
+    published: list[StagedUsage]
+
+
+def _write_set_files(
+    s3: ReportBucketHook,
+    report: RunReport,
+    outcomes: list[ConfigurationOutcome],
+    threshold: Decimal,
+    previous: PreviousConsumption,
+) -> _SetFiles:
+    """Copy each collected configuration's usage file into the folder, then write the summary."""
+    written = _SetFiles([], [list(SUMMARY_COLUMNS)], [], [], [])
+    copies: list[StagedCopy] = []
+    for outcome in outcomes:
+        usage_file = None
+        if outcome.status == "ok" and outcome.usage:
+            usage_file = usage_file_name(outcome.configuration_id)
+            final_key = usage_key(report.folder, outcome.configuration_id)
+            final = FileRecord(**{**asdict(outcome.usage), "key": final_key})
+            copies.append(StagedCopy(outcome.usage.key, final.key, outcome.usage.bytes))
+            written.published.append(
+                StagedUsage(outcome.configuration_id, outcome.usage.key, outcome.usage.bytes)
+            )
+            written.files.append(final)
+        record = outcome.summary_record(usage_file)
+        record.setdefault("Source", "listed")
+        record.update(
+            compliance_cells(
+                record, outcome.status == "ok", previous.consumed.get(outcome.arn), threshold
+            )
+        )
+        written.records.append(record)
+        written.summary_rows.append(format_row(record, SUMMARY_COLUMNS))
+        entry = outcome.manifest_entry(usage_file)
+        entry.setdefault("source", record["Source"])
+        entry["compliance_status"] = record["ComplianceStatus"]
+        written.entries.append(entry)
+    copy_staged_files(s3, report.bucket, copies)
+
+    summary = csv_text(written.summary_rows).encode("utf-8")
+    summary_file = summary_key(report.folder)
+    s3.put_bytes(summary, summary_file, report.bucket, "text/csv; charset=utf-8")
+    written.files.insert(
+        0,
+        FileRecord(summary_file, len(outcomes), len(summary), hashlib.sha256(summary).hexdigest()),
+    )
+    return written
+
+
 def write_report_set(
     s3: ReportBucketHook,
     report: RunReport,
@@ -221,55 +298,25 @@ def write_report_set(
     previous: PreviousConsumption | None = None,
     discovery: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Write usage files, the summary and, last, the manifest; then drop leftovers and staging.
+    """Write usage files, the summary and, last, the manifest; then publish the tables and drop
+    leftovers and staging.
 
     Each configuration's compliance is rated against ``threshold`` and its consumption
     compared with ``previous``. Returns the manifest and the summary records. A re-run
     writes the same keys and removes files an earlier attempt of the same run left behind,
-    so the folder holds exactly this run's files.
+    so the folder (and the run's keys in the tables) hold exactly this run's files.
     """
     manifest_file = manifest_key(report.folder)
     s3.delete_objects(bucket=report.bucket, keys=[manifest_file])
-
-    files: list[FileRecord] = []
-    copies: list[StagedCopy] = []
-    summary_rows = [list(SUMMARY_COLUMNS)]
-    entries = []
-    records = []
+    table_run = TableRun(report.bucket, report.prefix, report.folder, report.run_timestamp)
     previous = previous or PreviousConsumption()
-    for outcome in outcomes:
-        usage_file = None
-        if outcome.status == "ok" and outcome.usage:
-            usage_file = usage_file_name(outcome.configuration_id)
-            final_key = usage_key(report.folder, outcome.configuration_id)
-            final = FileRecord(**{**asdict(outcome.usage), "key": final_key})
-            copies.append(StagedCopy(outcome.usage.key, final.key, outcome.usage.bytes))
-            files.append(final)
-        record = outcome.summary_record(usage_file)
-        record.setdefault("Source", "listed")
-        record.update(
-            compliance_cells(
-                record, outcome.status == "ok", previous.consumed.get(outcome.arn), threshold
-            )
-        )
-        records.append(record)
-        summary_rows.append(format_row(record, SUMMARY_COLUMNS))
-        entry = outcome.manifest_entry(usage_file)
-        entry.setdefault("source", record["Source"])
-        entry["compliance_status"] = record["ComplianceStatus"]
-        entries.append(entry)
-    copy_staged_files(s3, report.bucket, copies)
-
-    summary = csv_text(summary_rows).encode("utf-8")
-    summary_file = summary_key(report.folder)
-    s3.put_bytes(summary, summary_file, report.bucket, "text/csv; charset=utf-8")
-    files.insert(
-        0,
-        FileRecord(summary_file, len(outcomes), len(summary), hashlib.sha256(summary).hexdigest()),
-    )
-
+    with ThreadPoolExecutor(1) as lister:
+        listing = lister.submit(_list_before_writing, s3, report, table_run)
+        written_files = _write_set_files(s3, report, outcomes, threshold, previous)
+        listed = listing.result()
+    files = written_files.files
     written = {file.key for file in files} | {manifest_file}
-    leftovers = [key for key in _list_keys(s3, report.bucket, report.folder) if key not in written]
+    leftovers = [key for key in listed.folder if key not in written]
     if leftovers:
         s3.delete_objects(bucket=report.bucket, keys=leftovers)
 
@@ -284,14 +331,22 @@ def write_report_set(
         "folder": report.folder,
         "previous_folder": previous.folder,
         "files": [asdict(file) for file in files],
-        "configurations": entries,
+        "configurations": written_files.entries,
         "discovery": list(discovery),
     }
     s3.put_bytes(
         json.dumps(manifest, indent=2).encode(), manifest_file, report.bucket, "application/json"
     )
+    # after the manifest, before staging goes: a retry that finds staging rewrites them
+    publish_tables(
+        s3,
+        table_run,
+        written_files.summary_rows,
+        written_files.published,
+        S3_CONCURRENCY,
+        listed.tables,
+    )
 
-    staged = _list_keys(s3, report.bucket, report.staging)
-    if staged:
-        s3.delete_objects(bucket=report.bucket, keys=staged)
-    return manifest, records
+    if listed.staging:
+        s3.delete_objects(bucket=report.bucket, keys=listed.staging)
+    return manifest, written_files.records
