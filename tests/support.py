@@ -53,6 +53,18 @@ def mapped_labels(dag_run, task_id: str) -> list[str]:
         return [ti.rendered_map_index for ti in sorted(instances, key=lambda ti: ti.map_index)]
 
 
+def table_keys(prefix: str, folder: str, collected_arns: list[str]) -> list[str]:
+    """The keys of the tables for Athena that the report set in ``folder`` publishes: its
+    consumption rows, and the usage rows of each collected configuration."""
+    from license_manager.report_layout import consumption_table_key, usage_table_key
+
+    timestamp = folder.rstrip("/").rsplit("/", 1)[1]
+    return [
+        consumption_table_key(prefix, timestamp),
+        *(usage_table_key(prefix, timestamp, arn.rsplit(":", 1)[1]) for arn in collected_arns),
+    ]
+
+
 def load_dag():
     return runpy.run_path(str(DAG_FILE))["dag"]
 

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from local_aws.seeding import make_configuration
-from tests.support import config_arn
+from tests.support import config_arn, table_keys
 
 DAG = "license_tracking"
 FETCH = "fetch_license_configuration"
@@ -84,7 +84,8 @@ def assert_report_complete(s3, bucket: str, prefix: str, expected: dict[str, int
         (arn, "ok", records) for arn, records in expected.items()
     ]
     files = {file["key"]: file for file in manifest["files"]}
-    assert sorted(keys) == sorted([*files, manifest_key])  # nothing staged or stray is left
+    tables = table_keys(prefix, folder, list(expected))
+    assert sorted(keys) == sorted([*files, manifest_key, *tables])  # nothing staged or stray
     assert len(files) == 1 + len(expected)
     for key, file in files.items():
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()

@@ -24,7 +24,7 @@ from tests.e2e.license_runs import (
     trigger,
     usage_key,
 )
-from tests.support import fetch_label
+from tests.support import fetch_label, table_keys
 
 TRIGGERED_NAMES = ["Windows Server Datacenter", "SQL Server Enterprise", "Oracle Database EE"]
 
@@ -56,6 +56,7 @@ def test_triggered_run_reports_exactly_the_triggered_arns(stack, triggered, vari
             f"{folder}license-consumption-summary.csv",
             f"{folder}manifest.json",
             *(usage_key(folder, arn) for arn in arns),
+            *table_keys("adhoc/", folder, arns),
         ]
     )
     manifest = json.loads(world.read(f"{folder}manifest.json"))
@@ -210,6 +211,7 @@ def test_denied_configuration_fails_the_run_and_alerts_by_sns(stack, reports, al
         f"{folder}license-consumption-summary.csv",
         f"{folder}manifest.json",
         usage_key(folder, allowed),
+        *table_keys("", folder, [allowed]),
     }
     assert len(reports.read_dicts(usage_key(folder, allowed))) == 7
     statuses = {c["arn"]: c["status"] for c in reports.manifest()["configurations"]}
