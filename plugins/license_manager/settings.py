@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow.sdk import Param
-from airflow.sdk.exceptions import AirflowFailException
 
 from license_manager.arns import (
     InvalidLicenseConfigurationArn,
     parse_license_configuration_arn,
     split_arn_list,
 )
+from license_manager.compat import AirflowFailException
 
 
 @dataclass(frozen=True)
