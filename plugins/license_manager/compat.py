@@ -1,11 +1,14 @@
 """Every difference between the Airflow versions this package supports, in one place.
 
 The package declares ``apache-airflow>=3.1,<4``. Names that moved between minors are imported
-here, newest location first, and the rest of the package imports them from this module; a
-feature that only a newer Airflow has is detected here at run time and, where it is missing,
-switched off with one log message instead of an import error. ``tests/test_compat.py`` fails when
-one of the locations below stops being where the installed Airflow keeps the name, and
-``make test-compat-all`` runs the DAG and the page on the newest patch of every supported minor.
+here, newest location first, and the rest of the package imports them from this module. A
+feature that only a newer Airflow had would be detected here at run time and switched off with
+a log message, never an import error; none is needed today, as everything the package uses
+exists in 3.1 (3.0 is not declared: it has no plugin external views, which give the page its
+navigation entry, and the matrix does not run it).
+tests/test_compat.py fails when one of the locations below stops being where the installed
+Airflow keeps the name; ``make test-compat-all`` runs the DAG and the page on the newest patch
+of every supported minor.
 
 The reaches into private parts of the amazon provider and boto3 (faster sessions, the caller
 lookup) are in ``license_manager.provider_compat``, each with its own test.
@@ -32,16 +35,13 @@ What moved (the newer location first):
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import airflow
 from packaging.version import Version
 
 if TYPE_CHECKING:
     from airflow.configuration import AirflowConfigParser
-
-log = logging.getLogger(__name__)
 
 #: The installed Airflow's version (a pre-release counts as its final release).
 AIRFLOW_VERSION = Version(Version(airflow.__version__).base_version)
@@ -84,7 +84,6 @@ __all__ = [
     "AirflowPlugin",
     "airflow_conf",
     "get_hook_lineage_collector",
-    "supported_plugin_attributes",
 ]
 
 
@@ -95,32 +94,3 @@ def airflow_conf() -> AirflowConfigParser:
     except ImportError:  # Airflow 3.1
         from airflow.configuration import conf
     return conf  # type: ignore[return-value,unused-ignore]
-
-
-#: Plugin attributes, and the Airflow release whose plugin manager first reads each. Older
-#: plugin managers ignore an attribute they do not know: listed here so that the plugin can say
-#: what is missing instead of dropping it silently.
-PLUGIN_ATTRIBUTE_SINCE = {
-    "fastapi_apps": Version("3.0.0"),
-    "external_views": Version("3.1.0"),
-    "react_apps": Version("3.1.0"),
-}
-
-
-def supported_plugin_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    """``attributes`` without those the installed Airflow cannot serve, each logged once."""
-    kept = {}
-    for name, value in attributes.items():
-        since = PLUGIN_ATTRIBUTE_SINCE.get(name, Version("0"))
-        if AIRFLOW_VERSION >= since:
-            kept[name] = value
-        else:
-            log.warning(
-                "license_manager plugin: %s needs Airflow %s or later (installed: %s); "
-                "left out: %s",
-                name,
-                since,
-                AIRFLOW_VERSION,
-                ", ".join(str(item.get("name", item)) for item in value) or "nothing",
-            )
-    return kept
