@@ -4,10 +4,11 @@
 
 1. ``uv build --wheel`` builds the package;
 2. ``.local/compat/<airflow>[-amazon-<amazon>]/`` gets a virtual environment holding exactly
-   that Airflow (and amazon provider, when given) and the test tools pinned in pyproject's dev
-   group. It is reused while those inputs are unchanged (``compat-inputs.json``);
-3. the wheel is installed there together with the same pins, so that the resolver cannot
-   change Airflow; the installed Airflow (and provider) versions are then checked;
+   that Airflow (and amazon provider, when given) with the dependency versions of its release
+   day, as Airflow's constraints files would give them, then the test tools pinned in
+   pyproject's dev group. It is reused while those inputs are unchanged (``compat-inputs.json``);
+3. the wheel is installed there under the environment's constraints, so that the resolver
+   cannot change Airflow; the installed Airflow (and provider) versions are then checked;
 4. ``airflow plugins``, with an empty plugins folder, must list the plugin from the wheel's
    entry point;
 5. the DAG-level tests (marker ``dag_run``: ``dag.test`` against the local AWS, and the page's
@@ -16,7 +17,7 @@
    and without ``plugins/`` on ``sys.path`` (tests/conftest.py checks where ``license_manager``
    was imported from and says so in the report header).
 
-Standard library only: it runs with any Python 3.11.
+Standard library only: it runs with any Python 3.11. Reaches the package index only.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import sys
 import tempfile
 import time
 import tomllib
+import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,31 +87,66 @@ def cell_requirements(airflow: str, amazon: str | None) -> list[str]:
     pinned = [f"apache-airflow=={airflow}"]
     if amazon:
         pinned.append(f"apache-airflow-providers-amazon=={amazon}")
-    return [*pinned, *test_tool_pins()]
+    return pinned
 
 
-def environment(name: str, python: str, requirements: list[str]) -> Path:
-    """The cell's virtual environment: reused while its inputs are unchanged."""
+def release_cutoff(airflow: str) -> str:
+    """The day after ``airflow`` was published: its dependencies as they were then.
+
+    Read from the package index's JSON simple API (PEP 691, upload times of PEP 700).
+    """
+    request = urllib.request.Request(
+        "https://pypi.org/simple/apache-airflow/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - fixed https URL
+        files = json.load(answer)["files"]
+    prefixes = (f"apache_airflow-{airflow}-", f"apache_airflow-{airflow}.tar.gz")
+    published = min(
+        datetime.fromisoformat(f["upload-time"])
+        for f in files
+        if f["filename"].startswith(prefixes)
+    )
+    return (published + timedelta(days=1)).date().isoformat()
+
+
+def environment(name: str, python: str, airflow: str, pinned: list[str]) -> Path:
+    """The cell's virtual environment, reused while its inputs are unchanged.
+
+    Airflow is installed as its constraints files install it: with the versions of its
+    dependencies that were current when it was released (``--exclude-newer``; the constraints
+    files themselves are not on the package index). What was installed then constrains every
+    later install into the environment (``constraints.txt``): the test tools, and the wheel.
+    """
     venv = COMPAT / name
     stamp = venv / "compat-inputs.json"
-    inputs = json.dumps({"python": python, "requirements": requirements}, sort_keys=True)
+    inputs = json.dumps(
+        {"python": python, "pinned": pinned, "tools": test_tool_pins()}, sort_keys=True
+    )
     if stamp.is_file() and stamp.read_text() == inputs:
         log(f"reusing {venv} (inputs unchanged)")
         return venv
     shutil.rmtree(venv, ignore_errors=True)
     env = clean_environment()
-    run([UV, "venv", "--quiet", "--python", python, venv], env=env)
     python_path = venv / "bin" / "python"
-    run([UV, "pip", "install", "--quiet", "--python", python_path, *requirements], env=env)
+    run([UV, "venv", "--quiet", "--python", python, venv], env=env)
+    cutoff = release_cutoff(airflow)
+    log(f"Airflow {airflow} with the dependencies published before {cutoff}")
+    install = [UV, "pip", "install", "--quiet", "--python", python_path]
+    run([*install, "--exclude-newer", cutoff, *pinned], env=env)
+    frozen = run([UV, "pip", "freeze", "--python", python_path], env=env, capture_output=True)
+    (venv / "constraints.txt").write_text(frozen.stdout)
+    run([*install, "--constraint", venv / "constraints.txt", *test_tool_pins()], env=env)
     stamp.write_text(inputs)
     return venv
 
 
-def install_wheel(venv: Path, wheel: Path, requirements: list[str]) -> None:
-    """The wheel, resolved together with the cell's pins: Airflow cannot move."""
+def install_wheel(venv: Path, wheel: Path, pinned: list[str]) -> None:
+    """The wheel, under the environment's constraints: Airflow and its dependencies stay."""
     python = venv / "bin" / "python"
     args = ["pip", "install", "--quiet", "--python", python, "--reinstall-package", DISTRIBUTION]
-    run([UV, *args, wheel, *requirements], env=clean_environment())
+    constraints = ["--constraint", venv / "constraints.txt"]
+    run([UV, *args, *constraints, wheel, *pinned], env=clean_environment())
 
 
 def installed_versions(venv: Path) -> dict[str, str]:
@@ -179,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     started = time.monotonic()
     name = options.airflow + (f"-amazon-{options.amazon}" if options.amazon else "")
-    requirements = cell_requirements(options.airflow, options.amazon)
+    pinned = cell_requirements(options.airflow, options.amazon)
     wheel = build_wheel()
-    venv = environment(name, options.python, requirements)
-    install_wheel(venv, wheel, requirements)
+    venv = environment(name, options.python, options.airflow, pinned)
+    install_wheel(venv, wheel, pinned)
     check_versions(venv, options.airflow, options.amazon)
     installed = time.monotonic()
     log(f"cell {name}: wheel and environment ready in {installed - started:.0f} s")
