@@ -52,9 +52,9 @@ test-fast: install
 	.venv/bin/python -m pytest -m "$(FAST_TIER)"
 
 # The compatibility matrix (tools/compat_matrix.py): the wheel installed into a fresh environment
-# under .local/compat/ that holds exactly one Airflow (cached while its inputs are unchanged),
-# `airflow plugins`, then the DAG-level tests and the page's tests against the installed
-# package. One cell: `make test-compat AIRFLOW=3.1.8 [AMAZON=9.6.0]`. Every cell: the newest
+# under .local/compat/ that holds exactly one Airflow, with the dependencies of its release day
+# (cached while its inputs are unchanged), `airflow plugins`, then the DAG-level tests, the
+# page's tests and the checks of the reaches into internals, against the installed package. One cell: `make test-compat AIRFLOW=3.1.8 [AMAZON=9.6.0]`. Every cell: the newest
 # patch of each supported minor, the oldest one with the oldest supported amazon provider.
 AIRFLOW ?= 3.3.2
 AMAZON ?=
