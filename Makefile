@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Precompiled bytecode: every Airflow process (tasks included) starts faster.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install demo test test-fast lint browser ui
+.PHONY: install demo test test-fast lint browser ui test-compat test-compat-all dist mwaa
 
 install: .venv/.installed
 
@@ -60,7 +60,42 @@ test: lint browser
 	.venv/bin/python -m pytest -m "$(FAST_TIER)"
 	.venv/bin/python -m pytest -m "$(IN_PROCESS_TIER)" --numprocesses $(WORKERS) --dist load
 	.venv/bin/python -m pytest -m deployment
+	$(MAKE) test-compat-all
 
 # The tests that run no Airflow at all (no deployment, no dag.test): feedback within a minute.
 test-fast: install
 	.venv/bin/python -m pytest -m "$(FAST_TIER)"
+
+# The compatibility matrix (tools/compat_matrix.py): the wheel installed into a fresh environment
+# under .local/compat/ that holds exactly one Airflow, with the dependencies of its release day
+# (cached while its inputs are unchanged), `airflow plugins`, then the DAG-level tests, the
+# page's tests and the checks of the reaches into internals, against the installed package.
+# One cell: `make test-compat AIRFLOW=3.1.8 [AMAZON=9.6.0]`. Every cell: the newest patch of
+# each supported minor below the locked one, the oldest with the oldest supported amazon
+# provider; the locked 3.3.2 is what every other tier runs (test_package_install installs the
+# wheel into it).
+AIRFLOW ?= 3.3.2
+AMAZON ?=
+COMPAT_WORKERS ?= 4
+COMPAT_CELLS := 3.1.8:9.6.0 3.2.2
+
+test-compat: install
+	.venv/bin/python tools/compat_matrix.py --airflow $(AIRFLOW) $(if $(AMAZON),--amazon $(AMAZON)) --workers $(COMPAT_WORKERS)
+
+test-compat-all: install
+	set -e; for cell in $(COMPAT_CELLS); do \
+		airflow=$${cell%%:*}; amazon=$${cell#$$airflow}; amazon=$${amazon#:}; \
+		$(MAKE) --no-print-directory test-compat AIRFLOW=$$airflow AMAZON=$$amazon; \
+	done
+
+# The sdist and the wheel, in dist/.
+dist: install
+	rm -rf dist/*.whl dist/*.tar.gz
+	$(UV) build --out-dir dist
+
+# What an MWAA environment needs for a private package: dist/mwaa/plugins.zip (the wheel and an
+# .airflowignore) and dist/mwaa/requirements.txt (the wheel from the plugins folder, under the
+# environment's constraints). MWAA_AIRFLOW is the environment's Airflow version.
+MWAA_AIRFLOW ?= 3.1.8
+mwaa: install
+	.venv/bin/python tools/mwaa_bundle.py --airflow $(MWAA_AIRFLOW)

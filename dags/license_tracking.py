@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, TriggerRule, task
 from license_manager.alerts import LicenseAlertNotifier
 from license_manager.assets import LICENSE_CONSUMPTION_REPORT
+from license_manager.compat import EXPONENTIAL_RETRY_BACKOFF
 from license_manager.discovery import SCOPE_LABEL_KEY
 from license_manager.operators import MAP_INDEX_TEMPLATE, LicenseManagerOperator
 from license_manager.schedule import schedule_from_environment
@@ -137,7 +138,7 @@ with DAG(
     default_args={
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
+        "retry_exponential_backoff": EXPONENTIAL_RETRY_BACKOFF,
         "max_retry_delay": timedelta(minutes=10),
         "on_failure_callback": LicenseAlertNotifier(),
     },

@@ -13,12 +13,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="license-tracking-airflow-"))
+#: Set by tools/compat_matrix.py: the tests run against the installed wheel, with an empty
+#: plugins folder (Airflow puts the plugins folder on sys.path) and without plugins/ on the path.
+INSTALLED_PACKAGE = os.environ.get("LICENSE_TRACKING_TEST_INSTALLED_PACKAGE") == "1"
+PLUGINS_FOLDER = AIRFLOW_HOME / "plugins" if INSTALLED_PACKAGE else ROOT / "plugins"
+PLUGINS_FOLDER.mkdir(exist_ok=True)
 
 os.environ.update(
     AIRFLOW_HOME=str(AIRFLOW_HOME),
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
     AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
-    AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
+    AIRFLOW__CORE__PLUGINS_FOLDER=str(PLUGINS_FOLDER),
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
     AWS_ACCESS_KEY_ID="testing",
     AWS_SECRET_ACCESS_KEY="testing",
@@ -32,6 +37,28 @@ for variable in list(os.environ):
     ):
         del os.environ[variable]
 os.environ.pop("LICENSE_TRACKING_SCHEDULE", None)
+
+
+def license_manager_location() -> Path:
+    """Where ``license_manager`` is imported from; with the installed package, that it is so."""
+    import license_manager
+
+    where = Path(license_manager.__file__).resolve()
+    from_wheel = "site-packages" in where.parts and ROOT / "plugins" not in where.parents
+    if INSTALLED_PACKAGE and not from_wheel:
+        raise pytest.UsageError(f"license_manager imported from {where}, not the installed wheel")
+    return where
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    license_manager_location()  # in every process, pytest-xdist's workers included
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    import importlib.metadata
+
+    airflow = importlib.metadata.version("apache-airflow")
+    return f"license_manager: {license_manager_location()} (Airflow {airflow})"
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ from license_manager import provider_compat
 from license_manager.hooks import LicenseManagerHook
 from license_manager.sessions import SHARED_BOTOCORE_DATA, SharedBotocoreSessionFactory
 
+pytestmark = pytest.mark.provider_seams  # also run by every compatibility matrix cell
+
 SWITCH = "AIRFLOW__LICENSE_MANAGER__PROVIDER_OVERRIDES"
 
 

@@ -19,6 +19,8 @@ from license_manager.sessions import SharedBotocoreSessionFactory, load_botocore
 from local_aws.seeding import make_configuration
 from tests.support import config_arn
 
+pytestmark = pytest.mark.provider_seams  # also run by every compatibility matrix cell
+
 ROLE_ARN = "arn:aws:iam::123456789012:role/license-reader"
 CONNECTIONS = {
     "aws_keys": {

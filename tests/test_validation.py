@@ -11,11 +11,11 @@ import json
 import string
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from license_manager import discovery, validation
 from license_manager.arns import parse_license_configuration_arn
+from license_manager.compat import AirflowFailException
 from license_manager.report_layout import (
     run_folder,
     staged_usage_key,

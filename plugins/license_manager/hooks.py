@@ -17,11 +17,10 @@ from typing import Any
 import boto3
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk.exceptions import AirflowNotFoundException
-from airflow.sdk.lineage import get_hook_lineage_collector
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from license_manager.compat import AirflowNotFoundException, get_hook_lineage_collector
 from license_manager.provider_compat import CallerFromFrames
 from license_manager.retries import Backoff
 from license_manager.sessions import session_factory

@@ -139,9 +139,8 @@ class LicenseManagerOperator(BaseOperator):
             return self._collect(context)
 
     def _collect(self, context: Context) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from license_manager.arns import parse_license_configuration_arn
+        from license_manager.compat import AirflowFailException
         from license_manager.csv_schema import iso_utc
         from license_manager.outcomes import ConfigurationOutcome
         from license_manager.report_writer import stage_outcome, stage_usage_file

@@ -12,9 +12,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
 from license_manager.arns import InvalidLicenseConfigurationArn, parse_license_configuration_arn
+from license_manager.compat import AirflowFailException
 from license_manager.discovery import (
     AccountAccess,
     discovery_entries,
@@ -106,7 +105,8 @@ def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_i
 
 def _connection_defined(aws_conn_id: str) -> bool:
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from license_manager.compat import AirflowNotFoundException
 
     try:
         BaseHook.get_connection(aws_conn_id)
@@ -237,9 +237,9 @@ def resolve_run(
 
 def max_map_length() -> int:
     """Airflow's ``[core] max_map_length``: the most mapped task instances one task may have."""
-    from airflow.sdk.configuration import conf
+    from license_manager.compat import airflow_conf
 
-    return conf.getint("core", "max_map_length", fallback=1024)
+    return airflow_conf().getint("core", "max_map_length", fallback=1024)
 
 
 def merge_discovered(

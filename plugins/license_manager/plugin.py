@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.plugins_manager import AirflowPlugin
+from license_manager.compat import AirflowPlugin
 
 PRELOAD_SECTION, PRELOAD_OPTION = "license_manager", "preload"
 PAGE_URL_PREFIX = "/license-consumption"

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow.sdk import Param
-from airflow.sdk.exceptions import AirflowFailException
 
 from license_manager.arns import (
     InvalidLicenseConfigurationArn,
     parse_license_configuration_arn,
     split_arn_list,
 )
+from license_manager.compat import AirflowFailException
 
 #: The trigger form's sections.
 COLLECT = "What to collect"
