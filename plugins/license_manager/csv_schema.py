@@ -1,6 +1,6 @@
 """The CSV schema of the report set: column lists, cell formatting, and computed cells.
 
-The columns are data, declared once and read by the writer, the README and the tests.
+The columns are data, declared once and read by the writer, docs/output.md and the tests.
 """
 
 from __future__ import annotations
