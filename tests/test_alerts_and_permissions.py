@@ -113,7 +113,7 @@ def _granted(statements: list[dict]) -> set[str]:
 
 def _member_role_statements() -> list[dict]:
     """The reader role's policy statements in the CloudFormation template (tags kept as data)."""
-    from tests.test_iam_policies import load_template
+    from local_aws.athena import load_template
 
     template = load_template(MEMBER_ROLE_FILE)
     role = template["Resources"]["LicenseTrackingReaderRole"]["Properties"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from local_aws.athena import load_template  # CloudFormation templates, short tags kept as data
 from tests.conftest import ROOT
 
 POLICY_FILE = ROOT / "iam" / "license-tracking-policy.json"
@@ -25,24 +26,6 @@ POLICY_FILES = (POLICY_FILE, PAGE_POLICY_FILE)
 
 OBJECT_ARN = "arn:aws:s3:::REPORT_BUCKET/REPORT_PREFIX*"
 VIA_S3 = "s3.REPORT_KEY_REGION.amazonaws.com"
-
-
-def load_template(path) -> dict[str, Any]:
-    """A CloudFormation template, its short-form tags kept as ``{"Tag": value}``."""
-    import yaml
-
-    class TemplateLoader(yaml.SafeLoader):
-        pass
-
-    def tag(loader, suffix, node):
-        if isinstance(node, yaml.SequenceNode):
-            return {suffix: loader.construct_sequence(node, deep=True)}
-        if isinstance(node, yaml.MappingNode):
-            return {suffix: loader.construct_mapping(node, deep=True)}
-        return {suffix: loader.construct_scalar(node)}
-
-    TemplateLoader.add_multi_constructor("!", tag)
-    return yaml.load(path.read_text(), Loader=TemplateLoader)  # noqa: S506
 
 
 def statements(path) -> list[dict[str, Any]]:
