@@ -21,7 +21,7 @@ from license_manager.report_layout import (
     staged_usage_key,
     staging_folder,
 )
-from license_manager.settings import SettingsError, resolve_settings
+from license_manager.settings import DEPLOYMENT_SETTINGS, SettingsError, resolve_settings
 
 CORPUS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEX = "0123456789abcdef"
@@ -29,20 +29,6 @@ UNITS = ["minute", "minutes", "hour", "hours", "day", "days", "week", "seconds"]
 ARN = (
     "arn:aws:license-manager:us-east-1:111111111111:"
     "license-configuration:lic-0123456789abcdef0123456789abcdef"
-)
-
-
-#: Settings that only Variables give (a run's conf may not name them).
-DEPLOYMENT_SETTINGS = frozenset(
-    {
-        "aws_conn_id",
-        "license_report_bucket",
-        "license_report_bucket_owner",
-        "license_account_role_arn_template",
-        "license_account_role_external_id",
-        "license_alert_sns_topic_arn",
-        "license_report_kms_key_id",
-    }
 )
 
 
