@@ -213,7 +213,7 @@ class Supervisor:
                 line.append(parents[line[-1]])
             if line[-1] in owner:
                 owner.update(dict.fromkeys(line, owner[line[-1]]))
-        return _living(
+        return living(
             processes[pid] for pid, name in owner.items() if not components or name in components
         )
 
@@ -294,7 +294,7 @@ class Supervisor:
         def ended() -> bool:  # one scan of /proc, once every component has exited
             return (
                 all(c.process.poll() is not None for c in started)
-                and not _living(known)
+                and not living(known)
                 and not self.members(*names)
             )
 
@@ -305,7 +305,7 @@ class Supervisor:
                 if component.alive():
                     sys.stderr.write(f"{component.name} outlived SIGTERM by {timeout:.0f}s\n")
                     _signal_group(component.process.pid, signal.SIGKILL)
-            if leftovers := _living({*known, *self.members(*names)}):
+            if leftovers := living({*known, *self.members(*names)}):
                 sys.stderr.write(f"SIGKILL after {timeout:.0f}s: {_describe(leftovers)}\n")
                 _kill_and_reap(leftovers)
         for component in started:
@@ -329,7 +329,7 @@ def _environ(process: psutil.Process) -> dict[str, str]:
         return {}
 
 
-def _living(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
+def living(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
     """The processes that still run (not gone, not zombies waiting for their parent)."""
     alive = []
     for process in processes:
@@ -353,7 +353,7 @@ def _kill_and_reap(processes: list[psutil.Process], timeout: float = 10) -> None
         except psutil.Error:
             pass
     deadline = time.monotonic() + timeout
-    while _living(processes) and time.monotonic() < deadline:
+    while living(processes) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

@@ -19,7 +19,7 @@ import httpx
 import psutil
 import pytest
 
-from local_airflow.processes import free_port
+from local_airflow.processes import free_port, living
 
 pytestmark = pytest.mark.deployment
 
@@ -88,17 +88,6 @@ def make_ui() -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
 
 def descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
-
-
-def living(processes: list[psutil.Process]) -> list[psutil.Process]:
-    alive = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.Error:
-            pass
-    return alive
 
 
 def in_sessions(sessions: set[int]) -> list[psutil.Process]:
