@@ -20,7 +20,8 @@ REGION_PATTERN = r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}"
 #: A 12-digit AWS account ID.
 ACCOUNT_ID_PATTERN = r"[0-9]{12}"
 #: A license configuration ID is ``lic-`` and 32 hexadecimal characters.
-_LICENSE_CONFIGURATION_RESOURCE = re.compile(r"license-configuration:(lic-[0-9a-f]{32})")
+CONFIGURATION_ID_PATTERN = r"lic-[0-9a-f]{32}"
+_LICENSE_CONFIGURATION_RESOURCE = re.compile(rf"license-configuration:({CONFIGURATION_ID_PATTERN})")
 _ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
 _REGION = re.compile(REGION_PATTERN)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")

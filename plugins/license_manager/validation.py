@@ -150,12 +150,12 @@ def sns_topic_arn(value: Any) -> str | None:
     return text or None
 
 
-def connection_id(value: Any) -> str:
-    """An Airflow connection ID by Airflow's own rule."""
-    text = _text("aws_conn_id", value)
+def connection_id(value: Any, name: str = "aws_conn_id") -> str:
+    """An Airflow connection ID by Airflow's own rule; errors name the setting ``name``."""
+    text = _text(name, value)
     if not _CONNECTION_ID.fullmatch(text):
         raise ValueError(
-            f"aws_conn_id {_show(text)} is not a valid Airflow connection ID (1 to 250 "
+            f"{name} {_show(text)} is not a valid Airflow connection ID (1 to 250 "
             "letters, digits and #!()-.:/\\_)"
         )
     return text

@@ -37,6 +37,7 @@ import boto3
 from botocore.config import Config
 
 from license_manager import validation
+from license_manager.arns import CONFIGURATION_ID_PATTERN
 from license_manager.compliance import STATUSES
 from license_manager.history import (
     ReportSet,
@@ -77,7 +78,7 @@ PAGE_BOTOCORE_CONFIG = Config(connect_timeout=2, read_timeout=5)
 #: One more try after a throttling, 5xx or connection error, after at most half a second.
 PAGE_BACKOFF = Backoff(max_attempts=2, base_delay=0.2, max_delay=0.5)
 #: A license configuration ID, the part of a usage file's name before ``-usage.csv``.
-_CONFIGURATION_ID = re.compile(r"lic-[0-9a-f]{32}")
+_CONFIGURATION_ID = re.compile(CONFIGURATION_ID_PATTERN)
 _SUMMARY_FIELDS = {
     "arn": "LicenseConfigurationArn",
     "id": "LicenseConfigurationId",
@@ -148,13 +149,9 @@ def page_connection_id(variable: Callable[[str], Any], fallback: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         return fallback
     try:
-        return validation.connection_id(value)
+        return validation.connection_id(value, PAGE_CONNECTION_SETTING)
     except ValueError as error:
-        # connection_id's message names aws_conn_id, the setting it was first written for.
-        message = str(error)
-        if PAGE_CONNECTION_SETTING not in message:
-            message = message.replace("aws_conn_id", PAGE_CONNECTION_SETTING, 1)
-        raise LocationRefused(message) from None
+        raise LocationRefused(str(error)) from None
 
 
 def layout_key(folder: str, name: str) -> str | None:
