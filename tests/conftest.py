@@ -54,6 +54,26 @@ def pytest_configure(config: pytest.Config) -> None:
     license_manager_location()  # in every process, pytest-xdist's workers included
 
 
+def reuse_the_in_process_execution_api() -> None:
+    """``dag.test`` with one in-process Execution API app per process, as newer Airflow has it.
+
+    Airflow 3.1 builds a new app for every task ``dag.test`` runs, and Cadwyn then generates
+    its versioned routers again on the first request: about a second of CPU per task, which
+    made a compatibility cell several times slower than the same tests on Airflow 3.3, whose
+    ``supervisor.in_process_api_server`` is ``functools.lru_cache``-d. The tests give older
+    Airflow the same cache; tests/test_compat.py checks that the function still exists and
+    that it is cached in every supported version.
+    """
+    import functools
+
+    from airflow.sdk.execution_time import supervisor
+
+    if not hasattr(supervisor.in_process_api_server, "cache_info"):
+        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(
+            supervisor.in_process_api_server
+        )
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     import importlib.metadata
 
@@ -63,7 +83,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """An initialised SQLite metadata database in the session's AIRFLOW_HOME."""
+    """An initialised SQLite metadata database in the session's AIRFLOW_HOME, for dag.test."""
+    reuse_the_in_process_execution_api()
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
         check=True,

@@ -68,3 +68,17 @@ def test_the_version_flags_follow_the_installed_airflow():
     assert compat.AIRFLOW_VERSION == INSTALLED
     assert compat.AIRFLOW_VERSION >= compat.MINIMUM_AIRFLOW
     assert compat.DAG_TEST_CALLBACKS_GET_THE_EXCEPTION is (INSTALLED >= Version("3.3"))
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_dag_test_reuses_one_in_process_execution_api():
+    """tests/conftest.py gives Airflow 3.1 the cache newer Airflow has; this fails when the
+    function it caches is renamed or stops being what dag.test's tasks call."""
+    import inspect
+
+    from airflow.sdk.execution_time import supervisor
+
+    assert "in_process_api_server()" in inspect.getsource(
+        supervisor.InProcessTestSupervisor._api_client
+    )
+    assert supervisor.in_process_api_server() is supervisor.in_process_api_server()

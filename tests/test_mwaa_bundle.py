@@ -14,7 +14,8 @@ import pytest
 
 from tests.deployment import ROOT, find_uv
 
-pytestmark = pytest.mark.slow  # a wheel build and a fresh environment with Airflow
+# slow: a wheel build and a fresh environment with Airflow, made once on one xdist worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mwaa_bundle")]
 
 MWAA_AIRFLOW = "3.1.8"  # the oldest supported minor's newest patch, as in the Makefile
 sys.path.insert(0, str(ROOT / "tools"))

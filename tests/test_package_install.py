@@ -19,7 +19,8 @@ import pytest
 from tests.deployment import ROOT, find_uv
 
 DISTRIBUTION = "airflow-license-tracking"
-pytestmark = pytest.mark.slow  # a fresh virtual environment and a wheel build
+# slow: a fresh virtual environment and a wheel build, made once on one xdist worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_install")]
 
 ENTRY_POINT = (
     "EntryPoint(name='license_manager', value='license_manager.plugin:LicenseManagerPlugin', "

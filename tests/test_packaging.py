@@ -18,7 +18,8 @@ from packaging.specifiers import SpecifierSet
 
 from tests.deployment import ROOT, find_uv
 
-pytestmark = pytest.mark.slow  # builds both distributions
+# slow: builds both distributions; one xdist worker builds them once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("packaging")]
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 DIST_INFO = f"airflow_license_tracking-{PYPROJECT['version']}.dist-info"

@@ -13,7 +13,7 @@ from local_aws.athena import load_template, named_queries, query, table_columns,
 from local_aws.seeding import make_configuration
 from tests.support import config_arn
 
-pytestmark = pytest.mark.usefixtures("airflow_db")
+pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.xdist_group("tables_run")]
 
 MONDAY = datetime(2026, 11, 16, tzinfo=UTC)
 TUESDAY = datetime(2026, 11, 17, tzinfo=UTC)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Generator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.support import MOTO_ACCOUNT, config_arn, fetch_label
 
-pytestmark = pytest.mark.usefixtures("airflow_db")
+pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.xdist_group("ui")]
 
 PAGE = "/license-consumption"
+#: The folder of the later of the two runs (fixture ``two_runs``).
+LATEST = "2026/11/29/20261129T000000Z/"
 #: Every route of the page's app, with a name the page's data lists.
 ROUTES = (
     f"{PAGE}/",
@@ -45,25 +49,39 @@ def api(airflow_db):
     return client, token
 
 
-@pytest.fixture
-def page_reads_world(world, monkeypatch):
-    """The page reads the world's bucket (the Variable, no prefix), with an empty cache."""
+@contextmanager
+def page_reading(bucket: str) -> Generator[None]:
+    """The page reads ``bucket`` (the Variable, no prefix), with an empty cache."""
     from license_manager.ui.app import cache
 
-    monkeypatch.setenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET", world.bucket)
-    monkeypatch.delenv("AIRFLOW_VAR_LICENSE_REPORT_PREFIX", raising=False)
-    monkeypatch.delenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET_OWNER", raising=False)
-    cache.clear()
-    yield world
-    cache.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET", bucket)
+        patch.delenv("AIRFLOW_VAR_LICENSE_REPORT_PREFIX", raising=False)
+        patch.delenv("AIRFLOW_VAR_LICENSE_REPORT_BUCKET_OWNER", raising=False)
+        cache.clear()
+        try:
+            yield
+        finally:
+            cache.clear()
 
 
 @pytest.fixture
-def reports(page_reads_world):
-    """Two runs of the DAG: an over-limit RHEL configuration whose consumption grew."""
-    from local_aws.seeding import make_configuration
+def page_reads_world(world):
+    """The page reads the world's bucket, with an empty cache."""
+    with page_reading(world.bucket):
+        yield world
 
-    world = page_reads_world
+
+@pytest.fixture(scope="module")
+def two_runs(local_aws_servers, airflow_db):
+    """Two runs of the DAG into a bucket of their own, made once for the module's tests (they
+    only read it): an over-limit RHEL configuration whose consumption grew."""
+    from local_aws.seeding import make_configuration
+    from tests.support import World, load_dag
+
+    local_aws_servers.emulator.reset()
+    world = World(local_aws_servers, load_dag(), f"page-{uuid.uuid4().hex[:12]}")
+    world.s3.create_bucket(Bucket=world.bucket)
 
     def seed(consumed: int) -> str:
         entry = make_configuration(rhel, name="RHEL - Instance", license_count=20, usage_count=2)
@@ -77,7 +95,14 @@ def reports(page_reads_world):
     world.run(datetime(2026, 11, 28, tzinfo=UTC), license_config_arns=[rhel, fine])
     seed(25)
     world.run(datetime(2026, 11, 29, tzinfo=UTC), license_config_arns=[rhel, fine])
-    return {"rhel": rhel, "fine": fine, "bucket": world.bucket}
+    return {"rhel": rhel, "fine": fine, "bucket": world.bucket, "world": world}
+
+
+@pytest.fixture
+def reports(two_runs):
+    """The page reads the bucket of the module's two runs, with an empty cache."""
+    with page_reading(two_runs["bucket"]):
+        yield two_runs
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -149,13 +174,13 @@ def test_the_page_data_shows_status_change_and_history(api, reports):
     assert names[f"{rhel_id}-usage.csv"] == fetch_label("RHEL - Instance", reports["rhel"])
 
 
-def test_downloads_go_through_the_page_and_only_for_files_of_the_set(api, reports, world):
+def test_downloads_go_through_the_page_and_only_for_files_of_the_set(api, reports):
     client, token = api
     bearer = {"Authorization": f"Bearer {token('viewer')}"}
     summary = client.get(f"{PAGE}/download/license-consumption-summary.csv", headers=bearer)
     assert summary.status_code == 200
     assert summary.headers["content-disposition"].startswith("attachment;")
-    assert summary.content == world.read(world_folder(world) + "license-consumption-summary.csv")
+    assert summary.content == reports["world"].read(LATEST + "license-consumption-summary.csv")
     assert client.get(f"{PAGE}/download/manifest.json", headers=bearer).status_code == 404
     assert client.get(f"{PAGE}/download/..%2Fsecret.csv", headers=bearer).status_code == 404
 
@@ -184,10 +209,6 @@ def test_downloads_refuse_keys_a_manifest_places_outside_the_layout(api, page_re
         assert (response.status_code, response.content) == (200, world.read(key)), name
     data = client.get(f"{PAGE}/api/report", headers=bearer).json()
     assert {file["name"] for file in data["files"]} == set(keys)  # the page links no other
-
-
-def world_folder(world) -> str:
-    return "2026/11/29/20261129T000000Z/"
 
 
 def test_no_other_bucket_and_no_dot_dot_prefix(api, reports):
@@ -223,9 +244,7 @@ def test_the_prefix_is_the_one_the_dag_writes_and_what_the_dag_refuses_is_refuse
     assert "license_report_bucket_owner" in response.json()["detail"]
 
 
-def test_every_s3_request_of_the_page_names_the_bucket_owner(
-    api, reports, world, s3_proxy, monkeypatch
-):
+def test_every_s3_request_of_the_page_names_the_bucket_owner(api, reports, s3_proxy, monkeypatch):
     client, token = api
     bearer = {"Authorization": f"Bearer {token('viewer')}"}
     s3_proxy.expect_bucket_owner(MOTO_ACCOUNT)
@@ -238,7 +257,7 @@ def test_every_s3_request_of_the_page_names_the_bucket_owner(
 
     assert data.status_code == 200 and len(data.json()["configurations"]) == 2
     assert summary.status_code == 200
-    assert summary.content == world.read(world_folder(world) + "license-consumption-summary.csv")
+    assert summary.content == reports["world"].read(LATEST + "license-consumption-summary.csv")
     assert {"ListObjectsV2", "GetObject"} <= {request.operation for request in sent}
     for request in sent:
         assert request.headers.get("x-amz-expected-bucket-owner") == MOTO_ACCOUNT, request

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,30 @@ def test_tool_pins() -> list[str]:
             pins.append(item)
     assert len(pins) == len(TEST_TOOLS), f"dev group lacks one of {TEST_TOOLS}: {pins}"
     return pins
+
+
+def requirement_name(requirement: str) -> str:
+    """``moto[server]==5.2.5`` -> ``moto``; ``Foo_Bar==1`` -> ``foo-bar`` (PEP 503)."""
+    name = re.split(r"[\[=<>!~; ]", requirement, maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_tool_requirements(constraints: str) -> list[str]:
+    """The test tools' pins, less the version of any tool the cell's Airflow already holds.
+
+    Airflow's own dependencies may pull a test tool in (amazon 9.6.0 needs sagemaker-studio,
+    which needs duckdb 1.x): there the environment's version is the one the cell tests with.
+    """
+    held = {requirement_name(line) for line in constraints.splitlines() if "==" in line}
+    requirements = []
+    for pin in test_tool_pins():
+        if requirement_name(pin) in held:
+            unpinned = pin.split("==")[0]
+            log(f"{unpinned}: the version this Airflow's dependencies hold, not the dev pin")
+            requirements.append(unpinned)
+        else:
+            requirements.append(pin)
+    return requirements
 
 
 def build_wheel() -> Path:
@@ -136,7 +161,8 @@ def environment(name: str, python: str, airflow: str, pinned: list[str]) -> Path
     run([*install, "--exclude-newer", cutoff, *pinned], env=env)
     frozen = run([UV, "pip", "freeze", "--python", python_path], env=env, capture_output=True)
     (venv / "constraints.txt").write_text(frozen.stdout)
-    run([*install, "--constraint", venv / "constraints.txt", *test_tool_pins()], env=env)
+    tools = test_tool_requirements(frozen.stdout)
+    run([*install, "--constraint", venv / "constraints.txt", *tools], env=env)
     stamp.write_text(inputs)
     return venv
 
