@@ -50,15 +50,17 @@ browser:
 # Everything, cheapest tier first, so that a cheap failure shows within the first minute: the
 # tests that run no Airflow (`make test-fast`), then the DAG runs in the test process and the
 # environment builds on every core (pytest-xdist; each worker has its own SQLite database and
-# local AWS), then the running Airflow deployments one at a time (their timings assume they
-# have the machine to themselves). tests/conftest.py sets the markers from the fixtures.
+# local AWS; `--dist loadgroup` keeps a module marked `xdist_group` on one worker, so that its
+# module-scoped fixture is made once), then the running Airflow deployments one at a time (their
+# timings assume they have the machine to themselves). tests/conftest.py sets the markers from
+# the fixtures.
 FAST_TIER := not deployment and not slow and not dag_run
 IN_PROCESS_TIER := (dag_run or slow) and not deployment
 WORKERS ?= 4
 
 test: lint browser
 	.venv/bin/python -m pytest -m "$(FAST_TIER)"
-	.venv/bin/python -m pytest -m "$(IN_PROCESS_TIER)" --numprocesses $(WORKERS) --dist load
+	.venv/bin/python -m pytest -m "$(IN_PROCESS_TIER)" --numprocesses $(WORKERS) --dist loadgroup
 	.venv/bin/python -m pytest -m deployment
 	$(MAKE) test-compat-all
 

@@ -229,7 +229,7 @@ def run_tests(venv: Path, workers: int, pytest_args: list[str]) -> None:
         *("-m", "dag_run or provider_seams", "tests"),
     ]
     if workers > 1:
-        args += ["--numprocesses", str(workers), "--dist", "load"]
+        args += ["--numprocesses", str(workers), "--dist", "loadgroup"]
     run([*args, *pytest_args], cwd=ROOT, env=clean_environment(**{INSTALLED_PACKAGE_VARIABLE: "1"}))
 
 
