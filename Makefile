@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Precompiled bytecode: every Airflow process (tasks included) starts faster.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install demo test test-fast lint browser ui test-compat test-compat-all dist mwaa
+.PHONY: install demo test test-fast lint browser shell-tools ui test-compat test-compat-all dist mwaa
 
 install: .venv/.installed
 
@@ -47,6 +47,10 @@ lint: install
 browser:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
+# The documented shell examples (docs/operating.md) that tests/test_make_ui.py runs use curl and jq.
+shell-tools:
+	command -v jq >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y jq)
+
 # Everything, cheapest tier first, so that a cheap failure shows within the first minute: the
 # tests that run no Airflow (`make test-fast`), then the DAG runs in the test process and the
 # environment builds on every core (pytest-xdist; each worker has its own SQLite database and
@@ -58,7 +62,7 @@ FAST_TIER := not deployment and not slow and not dag_run
 IN_PROCESS_TIER := (dag_run or slow) and not deployment
 WORKERS ?= 4
 
-test: lint browser
+test: lint browser shell-tools
 	.venv/bin/python -m pytest -m "$(FAST_TIER)"
 	.venv/bin/python -m pytest -m "$(IN_PROCESS_TIER)" --numprocesses $(WORKERS) --dist loadgroup
 	.venv/bin/python -m pytest -m deployment

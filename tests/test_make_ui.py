@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from local_airflow.processes import free_port, living
+from tests import docs_commands
 
 pytestmark = pytest.mark.deployment
 
@@ -60,8 +61,10 @@ class Output:
         self._reader.join(timeout=10)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def make_ui() -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
+    """`make ui`, started once for the module's tests, which run in order: the last one stops
+    it with Ctrl-C; the teardown stops it when a test before that failed."""
     port = free_port()
     env = {**os.environ, "PORT": str(port)}
     process = subprocess.Popen(
@@ -84,6 +87,13 @@ def make_ui() -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
                 process.kill()
         output.close()
         shutil.rmtree(ROOT / ".local" / "ui" / str(port), ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ready(make_ui) -> re.Match[str]:
+    """The `Airflow UI:` line, once make ui has printed it."""
+    process, output, _ = make_ui
+    return output.wait_for(UI_LINE, process)
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -123,15 +133,14 @@ def crossed_its_limit(row: dict[str, Any]) -> bool:
     return bool(under and over and min(under) < max(over))
 
 
-def test_make_ui_serves_days_of_moving_history_and_ctrl_c_leaves_nothing(make_ui):
-    process, output, port = make_ui
+def test_make_ui_serves_days_of_moving_history(make_ui, ready):
+    _, output, port = make_ui
 
-    match = output.wait_for(UI_LINE, process)
-    assert int(match["port"]) == port
+    assert int(ready["port"]) == port
     assert sum(bool(UI_LINE.match(line)) for line in output.lines) == 1
-    assert f"License consumption page: {match['url']}/license-consumption/" in output.lines
+    assert f"License consumption page: {ready['url']}/license-consumption/" in output.lines
 
-    data = page_data(match["url"], match["user"], match["password"])
+    data = page_data(ready["url"], ready["user"], ready["password"])
     assert len(data["history_timestamps"]) >= 4
     rows = data["configurations"]
     assert data["not_collected"] == []
@@ -140,6 +149,51 @@ def test_make_ui_serves_days_of_moving_history_and_ctrl_c_leaves_nothing(make_ui
     assert any(row["status"] == "OVER_LIMIT" for row in rows)
     assert any(crossed_its_limit(row) for row in rows), rows
 
+
+def test_the_documented_commands_run_as_written_against_it(make_ui, ready, tmp_path):
+    """Every shell example of docs/operating.md, in one bash in the repository's folder with
+    make ui's PORT, as a reader runs them; the AWS CLI is PyPI's, run by uv."""
+    _, _, port = make_ui
+    script = "\n".join(docs_commands.blocks(ROOT / "docs" / "operating.md"))
+    env = {
+        **docs_commands.reader_environment(tmp_path),
+        "PORT": str(port),
+    }
+
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    shown = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.returncode == 0, shown
+    out = result.stdout
+    assert '"is_paused": false' in out, shown
+    assert "fetch_license_configuration\t0\t" in out, shown  # a mapped instance and its label
+    assert re.search(r"adhoc/\d{4}/\d{2}/\d{2}/\d{8}T\d{6}Z/manifest\.json", out), shown
+    assert out.count("backfill__2026-03-0") == 3, shown
+    # the alert of the fetch of the missing ARN, read from the queue (check_collection's may
+    # arrive after the run has ended)
+    assert "Task: fetch_license_configuration" in out, shown
+    assert "Configuration: arn:aws:license-manager:" in out, shown
+    assert "lic-00000000000000000000000000000000" in out, shown
+
+
+def test_every_shell_example_of_the_readme_and_docs_is_run_or_exempt_with_its_reason():
+    for path, first_line in docs_commands.all_blocks():
+        if path.name == "operating.md":
+            continue  # run by the test above
+        assert (path.name, first_line) in docs_commands.EXEMPT, (
+            f"{path.name}: a shell example that no test runs: {first_line!r}"
+        )
+
+
+def test_ctrl_c_stops_every_process_it_started(make_ui, ready):
+    process, output, _ = make_ui
     started = descendants(process.pid)
     sessions = {os.getsid(child.pid) for child in started if child.ppid() == process.pid}
     assert len(sessions) >= 4  # api-server, scheduler, dag-processor, triggerer
