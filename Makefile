@@ -76,17 +76,18 @@ test-fast: install
 # under .local/compat/ that holds exactly one Airflow, with the dependencies of its release day
 # (cached while its inputs are unchanged), `airflow plugins`, then the DAG-level tests, the
 # page's tests and the checks of the reaches into internals, against the installed package.
-# One cell: `make test-compat AIRFLOW=3.1.8 [AMAZON=9.6.0]`. Every cell: the newest patch of
-# each supported minor below the locked one, the oldest with the oldest supported amazon
-# provider; the locked 3.3.2 is what every other tier runs (test_package_install installs the
-# wheel into it).
+# One cell: `make test-compat AIRFLOW=3.1.8 [AMAZON=9.6.0] [CELL_PYTHON=python3.12]`. Every
+# cell: the newest patch of each supported minor below the locked one, the oldest with the
+# oldest supported amazon provider; the locked 3.3.2 is what every other tier runs
+# (test_package_install installs the wheel into it).
 AIRFLOW ?= 3.3.2
 AMAZON ?=
+CELL_PYTHON ?=
 COMPAT_WORKERS ?= 4
 COMPAT_CELLS := 3.1.8:9.6.0 3.2.2
 
 test-compat: install
-	.venv/bin/python tools/compat_matrix.py --airflow $(AIRFLOW) $(if $(AMAZON),--amazon $(AMAZON)) --workers $(COMPAT_WORKERS)
+	.venv/bin/python tools/compat_matrix.py --airflow $(AIRFLOW) $(if $(AMAZON),--amazon $(AMAZON)) $(if $(CELL_PYTHON),--python $(CELL_PYTHON)) --workers $(COMPAT_WORKERS)
 
 test-compat-all: install
 	set -e; for cell in $(COMPAT_CELLS); do \

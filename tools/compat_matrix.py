@@ -1,6 +1,6 @@
 """One cell of the compatibility matrix: the wheel in a fresh environment that holds one Airflow.
 
-    python tools/compat_matrix.py --airflow 3.1.8 [--amazon 9.21.0]
+    python tools/compat_matrix.py --airflow 3.1.8 [--amazon 9.21.0] [--python python3.12]
 
 1. ``uv build --wheel`` builds the package;
 2. ``.local/compat/<airflow>[-amazon-<amazon>]/`` gets a virtual environment holding exactly
@@ -44,6 +44,7 @@ DISTRIBUTION = "airflow-license-tracking"
 TEST_TOOLS = ("pytest", "pytest-xdist", "moto", "hypothesis", "duckdb")
 #: What tests/conftest.py reads: run against the installed package, no plugins folder.
 INSTALLED_PACKAGE_VARIABLE = "LICENSE_TRACKING_TEST_INSTALLED_PACKAGE"
+DEFAULT_PYTHON = "python3.11"
 
 
 def log(message: str) -> None:
@@ -237,12 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--airflow", required=True, help="an apache-airflow version, e.g. 3.1.8")
     parser.add_argument("--amazon", help="an apache-airflow-providers-amazon version")
-    parser.add_argument("--python", default="python3.11")
+    parser.add_argument("--python", default=DEFAULT_PYTHON, help="an interpreter, name or path")
     parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers")
     parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     options = parser.parse_args(argv)
     started = time.monotonic()
     name = options.airflow + (f"-amazon-{options.amazon}" if options.amazon else "")
+    if options.python != DEFAULT_PYTHON:
+        name += "-" + Path(options.python).name  # e.g. 3.3.2-python3.12
+
     pinned = cell_requirements(options.airflow, options.amazon)
     wheel = build_wheel()
     venv = environment(name, options.python, options.airflow, pinned)
