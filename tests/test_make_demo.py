@@ -31,7 +31,15 @@ def test_make_demo_prints_the_report_set_and_copies_it():
     assert "12 demo configurations in 3 accounts and 4 Regions" in out
     assert "license-consumption-summary.csv" in out and "manifest.json" in out
     assert "RHEL - Instance" in out  # the summary table
-    assert f"Change: consumption since the previous report set, {folder[1][:5]}" in out
+    # the first run (yesterday's midnight) is the second run's previous set, under the same prefix
+    prefix = folder[1].split("/", 1)[0]
+    previous = re.search(
+        rf"^Change: consumption since the previous report set, "
+        rf"({prefix}/\d{{4}}/\d{{2}}/\d{{2}}/\d{{8}}T000000Z/)$",
+        out,
+        re.MULTILINE,
+    )
+    assert previous and previous[1] < folder[1], out
     assert "History from the tables" in out
     copied = re.search(r"^Copied to (\S+)/$", out, re.MULTILINE)
     assert copied, out
