@@ -49,25 +49,26 @@ class AccessKeyAccounts:
 
 @dataclass(frozen=True)
 class IssuedCredentials:
-    """Temporary credentials that an AssumeRole answered with."""
+    """Temporary credentials that an AssumeRole answered with, and the lifetime asked for."""
 
     role_arn: str
     access_key_id: str
     secret_access_key: str
     session_token: str
+    duration_seconds: int
 
     @property
     def secrets(self) -> tuple[str, str, str]:
         return (self.access_key_id, self.secret_access_key, self.session_token)
 
 
-def _issued(role_arn: str, body: bytes) -> IssuedCredentials | None:
+def _issued(role_arn: str, duration_seconds: int, body: bytes) -> IssuedCredentials | None:
     matches = [pattern.search(body) for pattern in (_ACCESS_KEY, _SECRET_KEY, _SESSION_TOKEN)]
     values = [unescape(match[1].decode()) for match in matches if match]
     if len(values) != len(matches):
         return None
     key, secret, token = values
-    return IssuedCredentials(role_arn, key, secret, token)
+    return IssuedCredentials(role_arn, key, secret, token, duration_seconds)
 
 
 def _denied(role_arn: str) -> HttpResponse:
@@ -114,14 +115,16 @@ class StsFront:
             return HttpResponse.json(503, {"error": "no STS upstream (moto) is configured"})
         response = self._forward(request)
         if action == "AssumeRole" and response.status == 200:
-            self._remember(role_arn, response.body)
+            # STS's own default when a caller does not ask: one hour
+            duration = int(form.get("DurationSeconds", ["3600"])[0])
+            self._remember(role_arn, duration, response.body)
         return response
 
-    def _remember(self, role_arn: str, body: bytes) -> None:
+    def _remember(self, role_arn: str, duration_seconds: int, body: bytes) -> None:
         key, account = _ACCESS_KEY.search(body), _ASSUMED_ARN.search(body)
         if key and account:
             self._accounts.record(key[1].decode(), account[1].decode())
-        issued = _issued(role_arn, body)
+        issued = _issued(role_arn, duration_seconds, body)
         if issued is not None:
             with self._lock:
                 self._issued.append(issued)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from local_aws.seeding import make_configuration
-from tests.conftest import ROOT
+from tests.airflow_home import ROOT
 
 DAG_FILE = ROOT / "dags" / "license_tracking.py"
 #: moto's account: the owner of every bucket it creates.

@@ -12,8 +12,8 @@ import pytest
 from license_manager.compat import DAG_TEST_CALLBACKS_GET_THE_EXCEPTION
 
 from local_aws.arns import DEFAULT_ACCOUNT
-from tests.conftest import ROOT
-from tests.support import config_arn
+from tests.airflow_home import ROOT
+from tests.support import airflow_variables, config_arn
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -84,6 +84,34 @@ def test_no_topic_no_alert_and_success_sends_nothing(world, alert_queue):
     world.emulator.set_faults({"permanent_errors": {denied: "AccessDeniedException"}})
     assert world.run(license_config_arns=denied).state == "failed"
     assert messages() == []
+
+
+def test_a_trigger_cannot_choose_where_the_failure_alert_goes(world, alert_queue):
+    topic, messages = alert_queue
+    arn = world.add(usage_count=1)
+    conf = {"license_config_arns": arn, "license_alert_sns_topic_arn": topic}
+
+    with airflow_variables({"license_report_bucket": world.bucket}):
+        dag_run = world.trigger(conf, datetime(2026, 6, 3, tzinfo=UTC))
+
+    assert dag_run.state == "failed"
+    assert messages() == []  # the topic is a deployment setting: the conf's is refused
+
+
+def test_a_run_refused_for_its_conf_alerts_the_deployment_s_topic(world, alert_queue):
+    topic, messages = alert_queue
+    arn = world.add(usage_count=1)
+    conf = {"license_config_arns": arn, "aws_conn_id": "another_teams_connection"}
+    deployment = {"license_report_bucket": world.bucket, "license_alert_sns_topic_arn": topic}
+
+    with airflow_variables(deployment):
+        dag_run = world.trigger(conf, datetime(2026, 6, 4, tzinfo=UTC))
+
+    assert dag_run.state == "failed"
+    (alert,) = messages()
+    assert "Task: resolve_settings" in alert
+    if DAG_TEST_CALLBACKS_GET_THE_EXCEPTION:  # the error text; see license_manager.compat
+        assert "aws_conn_id" in alert
 
 
 @pytest.fixture

@@ -80,7 +80,14 @@ def test_threshold_default_and_variable():
 
 
 def test_dated_subfolders_keep_only_the_next_level_newest_first():
-    listed = ["r/2025/", "r/_staging/", "r/2026/", "r/notes/", "r/20261/"]
+    listed = [
+        "r/2025/",
+        "r/_staging/",
+        "r/2026/",
+        "r/notes/",
+        "r/20261/",
+        "r/\u0662\u0660\u0662\u0667/",
+    ]
     assert dated_subfolders("r/", "r/", listed) == ["r/2026/", "r/2025/"]
     runs = ["r/2026/11/29/20261129T000000Z/", "r/2026/11/29/20261129T060000Z/", "r/2026/11/29/x/"]
     assert dated_subfolders("r/", "r/2026/11/29/", runs) == runs[1::-1]

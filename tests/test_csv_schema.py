@@ -18,7 +18,7 @@ from license_manager.csv_schema import (
     utilization_percent,
 )
 
-from tests.conftest import ROOT
+from tests.airflow_home import ROOT
 
 
 @pytest.mark.parametrize(

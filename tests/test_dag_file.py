@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.airflow_home import ROOT
 
 DAG_FILE = ROOT / "dags" / "license_tracking.py"
 

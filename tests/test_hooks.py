@@ -137,7 +137,7 @@ def test_plugin_preloads_only_when_asked(setting, preloaded):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.airflow_home import ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__LICENSE_MANAGER")}
     env["PYTHONPATH"] = str(ROOT / "plugins")

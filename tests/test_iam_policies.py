@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from local_aws.athena import load_template  # CloudFormation templates, short tags kept as data
-from tests.conftest import ROOT
+from tests.airflow_home import ROOT
 
 POLICY_FILE = ROOT / "iam" / "license-tracking-policy.json"
 PAGE_POLICY_FILE = ROOT / "iam" / "license-consumption-page-policy.json"

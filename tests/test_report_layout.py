@@ -18,7 +18,7 @@ from license_manager.report_layout import (
     usage_key,
 )
 
-from tests.conftest import ROOT
+from tests.airflow_home import ROOT
 
 ID = "lic-0123456789abcdef0123456789abcdef"
 

@@ -39,6 +39,7 @@ def test_schedule_expressions(expression, schedule):
         "@fortnightly",
         "every day",
         "61 * * * *",
+        "rate(\u0663 days)",  # an Arabic-Indic three: ASCII digits only
     ],
 )
 def test_unconvertible_schedules_name_the_variable(expression):

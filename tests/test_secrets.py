@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from local_aws.s3_proxy import S3FaultProxy
-from tests.conftest import AIRFLOW_HOME
+from tests.airflow_home import AIRFLOW_HOME
 from tests.test_discovery_run import (
     HOME,
     MEMBER_A,
@@ -101,6 +101,7 @@ def test_assumed_role_credentials_appear_nowhere(org, alert_queue, monkeypatch, 
     # One AssumeRole per member account for each discovery task (2 accounts x 2 Regions) and
     # each member configuration's fetch (3 in A, 2 in B), every one granted and remembered.
     assert len(issued) == world.emulator.call_count("sts:AssumeRole") == 4 + 5
+    assert {credentials.duration_seconds for credentials in issued} == {900}  # STS's minimum
     collected = {row["LicenseConfigurationArn"]: row["Error"] for row in world.summary()}
     members = arns[(MEMBER_A, "us-east-1")] + arns[(MEMBER_B, "eu-west-1")]
     assert {arn: collected[arn] == "" for arn in members} == {arn: arn != denied for arn in members}

@@ -237,7 +237,7 @@ def test_the_deployment_names_this_factory_and_the_provider_resolves_it():
     import sys
 
     from local_airflow.environment import shared_airflow_env
-    from tests.conftest import ROOT
+    from tests.airflow_home import ROOT
 
     setting = shared_airflow_env()["AIRFLOW__AWS__SESSION_FACTORY"]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"), AIRFLOW__AWS__SESSION_FACTORY=setting)

@@ -118,7 +118,7 @@ def test_deployment_settings_come_from_variables():
 
 
 def test_the_configuration_page_documents_every_setting():
-    from tests.conftest import ROOT
+    from tests.airflow_home import ROOT
 
     readme = (ROOT / "docs" / "configuration.md").read_text()
     for setting in SETTINGS:

@@ -353,7 +353,7 @@ def test_the_plugin_registers_the_page_without_importing_fastapi():
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.airflow_home import ROOT
 
     probe = (
         "import sys; from license_manager.plugin import LicenseManagerPlugin as P; "

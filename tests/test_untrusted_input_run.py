@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import AIRFLOW_HOME
+from tests.airflow_home import AIRFLOW_HOME
 from tests.test_secrets import files_holding, task_output
 
 PASSWORD = f"conn-password-{uuid.uuid4().hex}"

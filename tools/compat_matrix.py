@@ -42,7 +42,7 @@ COMPAT = ROOT / ".local" / "compat"
 DISTRIBUTION = "airflow-license-tracking"
 #: The dev-group members a cell needs to run the DAG-level tests (pins from pyproject.toml).
 TEST_TOOLS = ("pytest", "pytest-xdist", "moto", "hypothesis", "duckdb")
-#: What tests/conftest.py reads: run against the installed package, no plugins folder.
+#: What tests/airflow_home.py reads: run against the installed package, no plugins folder.
 INSTALLED_PACKAGE_VARIABLE = "LICENSE_TRACKING_TEST_INSTALLED_PACKAGE"
 DEFAULT_PYTHON = "python3.11"
 

@@ -64,12 +64,12 @@ def manifest_key(folder: str) -> str:
 
 # --- Finding earlier report folders (by listing one level at a time) ---------------------------
 
-#: The name of each level below the prefix: year, month, day, and the run's TS.
+#: The name of each level below the prefix: year, month, day, and the run's TS (ASCII digits).
 _LEVELS = (
-    re.compile(r"\d{4}"),
-    re.compile(r"\d{2}"),
-    re.compile(r"\d{2}"),
-    re.compile(r"\d{8}T\d{6}Z"),
+    re.compile(r"\d{4}", re.ASCII),
+    re.compile(r"\d{2}", re.ASCII),
+    re.compile(r"\d{2}", re.ASCII),
+    re.compile(r"\d{8}T\d{6}Z", re.ASCII),
 )
 #: How many characters of a TS each level's date covers: 2026, 202611, 20261129, the whole TS.
 _TS_DIGITS = (4, 6, 8, None)

@@ -24,9 +24,11 @@ AIRFLOW_PRESETS = (
     "@yearly",
 )
 
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$", re.IGNORECASE)
-_EVENTBRIDGE_CRON = re.compile(r"^cron\((.*)\)$", re.IGNORECASE)
-_NUMBER_NOT_AFTER_HASH = re.compile(r"(?<![#\d])(\d+)")
+_RATE = re.compile(
+    r"rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)", re.IGNORECASE | re.ASCII
+)
+_EVENTBRIDGE_CRON = re.compile(r"cron\((.*)\)", re.IGNORECASE | re.ASCII)
+_NUMBER_NOT_AFTER_HASH = re.compile(r"(?<![#\d])(\d+)", re.ASCII)
 
 
 class ScheduleError(ValueError):
@@ -84,9 +86,9 @@ def parse_schedule(expression: str) -> str | timedelta | None:
             if text not in AIRFLOW_PRESETS:
                 raise ValueError(f"unknown preset; Airflow knows {', '.join(AIRFLOW_PRESETS)}")
             return text
-        if rate := _RATE.match(text):
+        if rate := _RATE.fullmatch(text):
             return _rate_to_timedelta(*rate.groups())
-        if cron := _EVENTBRIDGE_CRON.match(text):
+        if cron := _EVENTBRIDGE_CRON.fullmatch(text):
             return _check_cron(_eventbridge_cron_to_cron(cron.group(1)))
         if text.lower().startswith("rate("):
             raise ValueError("expected rate(<number> minute(s)|hour(s)|day(s))")

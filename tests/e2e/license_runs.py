@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 
 from local_airflow import LightAirflow
-from tests.conftest import ROOT
+from tests.airflow_home import ROOT
 from tests.support import World
 
 DAG_ID = "license_tracking"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from local_aws.seeding import DEMO_SEED_PATH, load_seed
-from tests.conftest import ROOT
+from tests.airflow_home import ROOT
 from tests.e2e.license_runs import (
     ARTIFACTS,
     DAG_ID,

@@ -4,6 +4,7 @@ denied roles, and Regions that answer an error for one account."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -47,10 +48,10 @@ def _lm(local: LocalAWS, region: str, **credentials: str):
     )
 
 
-def _assume(local: LocalAWS, account: str) -> dict[str, str]:
+def _assume(local: LocalAWS, account: str, **extra: Any) -> dict[str, str]:
     sts = _session(local).client("sts", "us-east-1", endpoint_url=local.env["AWS_ENDPOINT_URL_STS"])
     role = f"arn:aws:iam::{account}:role/LicenseTrackingReader"
-    return sts.assume_role(RoleArn=role, RoleSessionName="test")["Credentials"]
+    return sts.assume_role(RoleArn=role, RoleSessionName="test", **extra)["Credentials"]
 
 
 def _code(call, **kwargs) -> str | None:
@@ -92,9 +93,11 @@ def test_assumed_role_credentials_are_the_target_accounts(aws):
 
 
 def test_the_sts_front_remembers_the_credentials_it_issued_until_reset(aws):
-    first, second = _assume(aws, ACCOUNT_A), _assume(aws, ACCOUNT_B)
+    first, second = _assume(aws, ACCOUNT_A), _assume(aws, ACCOUNT_B, DurationSeconds=900)
 
     issued = aws.emulator.issued_credentials()
+
+    assert [c.duration_seconds for c in issued] == [3600, 900]  # asked for, or STS's default
 
     assert [(c.role_arn, *c.secrets) for c in issued] == [
         (
