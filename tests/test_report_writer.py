@@ -34,6 +34,19 @@ def record_operations(s3) -> list[str]:
     return operations
 
 
+def record_requests(s3) -> list[tuple[str, str]]:
+    """(operation, key) of every S3 request the hook makes from now on; the first key of a
+    DeleteObjects, none of a listing."""
+    requests: list[tuple[str, str]] = []
+
+    def record(model, params, **_) -> None:
+        deleted = params.get("Delete", {}).get("Objects", [{}])
+        requests.append((model.name, params.get("Key", deleted[0].get("Key", ""))))
+
+    s3.conn.meta.events.register("before-parameter-build.s3.*", record)
+    return requests
+
+
 def usage_pages(records: int, page_size: int = 1000):
     record = {
         "ResourceArn": "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0",
@@ -55,20 +68,35 @@ def fetched(s3, staging: str, name: str, records: int) -> ConfigurationOutcome:
     arn = f"arn:aws:license-manager:us-east-1:111111111111:license-configuration:{configuration_id}"
     outcome = ConfigurationOutcome(arn, "us-east-1", "111111111111", configuration_id)
     outcome.configuration = {"Name": name, "LicenseCount": 10, "ConsumedLicenses": 4}
-    outcome.usage = stage_usage_file(
-        s3, s3.bucket, staging, arn, configuration_id, usage_pages(records)
-    )
+    outcome.usage = stage_usage_file(s3, s3.bucket, staging, outcome, usage_pages(records))
     outcome.status = "ok"
     stage_outcome(s3, s3.bucket, staging, outcome)
     return outcome
 
 
-def test_a_fetch_task_stages_a_small_usage_file_and_its_outcome_in_two_puts(s3):
+def test_a_fetch_task_stages_a_small_usage_file_inside_its_outcome_in_one_put(s3):
+    from license_manager.report_layout import outcome_key
+
+    requests = record_requests(s3)
+    outcome = fetched(s3, "_staging/x/", "Small", 3)
+    assert requests == [("PutObject", outcome_key("_staging/x/", outcome.configuration_id))]
+    body = s3.conn.get_object(Bucket=s3.bucket, Key=requests[0][1])["Body"].read()
+    staged = ConfigurationOutcome.from_json(body)
+    assert staged == outcome and staged.usage is not None
+    assert staged.usage_csv is not None and staged.usage_csv.count("\r\n") == 4
+    assert len(staged.usage_csv.encode()) == staged.usage.bytes
+
+
+def test_a_fetch_task_stages_a_larger_usage_file_and_its_outcome_in_two_puts(s3):
+    from license_manager.report_writer import INLINE_USAGE_BYTES
+
     operations = record_operations(s3)
-    outcome = fetched(s3, "_staging/x/", "Small", 120)
+    outcome = fetched(s3, "_staging/x/", "Medium", 1000)
     assert operations == ["PutObject", "PutObject"]  # no HeadObject before either
+    assert outcome.usage is not None and outcome.usage.bytes >= INLINE_USAGE_BYTES
+    assert outcome.usage_csv is None
     staged = s3.conn.get_object(Bucket=s3.bucket, Key=outcome.usage.key)["Body"].read()
-    assert staged.count(b"\r\n") == 121 and len(staged) == outcome.usage.bytes
+    assert staged.count(b"\r\n") == 1001 and len(staged) == outcome.usage.bytes
 
 
 def test_a_large_usage_file_is_uploaded_in_8_mib_parts(s3):
@@ -81,6 +109,24 @@ def test_a_large_usage_file_is_uploaded_in_8_mib_parts(s3):
         "CompleteMultipartUpload": 1,
         "PutObject": 1,  # the outcome
     }
+
+
+def test_small_bodies_go_with_their_headers_large_parts_wait_for_100_continue(s3):
+    expects: list[tuple[str, bytes | None]] = []
+    s3.conn.meta.events.register(
+        "before-send.s3",
+        lambda request, event_name, **_: expects.append(
+            (event_name.rsplit(".", 1)[-1], request.headers.get("Expect"))
+        ),
+    )
+
+    fetched(s3, "_staging/x/", "Medium", 1000)  # a staged usage file and its outcome
+    fetched(s3, "_staging/x/", "Large", 60_000)  # in 8 MiB parts
+
+    puts = [expect for operation, expect in expects if operation == "PutObject"]
+    assert puts == [None, None, None]  # both outcomes and the staged file: no round trip first
+    parts = [expect for operation, expect in expects if operation == "UploadPart"]
+    assert parts[0] == b"100-continue"  # 8 MiB: S3 may refuse it before it is sent
 
 
 def test_staged_files_are_copied_whole_small_ones_without_head_requests(s3):
@@ -125,7 +171,8 @@ def test_the_writer_reads_copies_and_writes_the_manifest_last(s3):
     from license_manager.report_writer import read_staged_outcomes, write_report_set
 
     report = run_report(s3)
-    first, second = (fetched(s3, report.staging, name, 3) for name in ("First", "Second"))
+    first = fetched(s3, report.staging, "First", 3)  # its usage file inside its outcome
+    second = fetched(s3, report.staging, "Second", 1000)  # its usage file staged
     never_ran = {
         "arn": first.arn.replace(first.configuration_id, "lic-" + "0" * 32),
         "region": "us-east-1",
@@ -135,24 +182,36 @@ def test_the_writer_reads_copies_and_writes_the_manifest_last(s3):
     requested = [
         {key: getattr(outcome, key) for key in never_ran} for outcome in (first, second)
     ] + [never_ran]
-    operations = record_operations(s3)
+    requests = record_requests(s3)
 
     outcomes = read_staged_outcomes(s3, report, requested)
     manifest, _ = write_report_set(s3, report, outcomes, WHEN)
 
+    operations = [operation for operation, _ in requests]
     assert [outcome.status for outcome in outcomes] == ["ok", "ok", "failed"]
     assert outcomes[2].error == NOT_RECORDED
     assert Counter(operations) == {
-        "GetObject": 3 + 2,  # one per requested configuration, no HeadObject; usage for tables
-        "DeleteObjects": 2,  # the previous manifest first, staging last
-        "CopyObject": 2,
-        "PutObject": 2 + 3,  # summary, manifest; then the tables' consumption and usage files
-        # while the set is written: the folder, the run's keys in each table, staging
-        "ListObjectsV2": 4,
+        # one per requested configuration, no HeadObject; the staged usage file for its table
+        "GetObject": 3 + 1,
+        # the previous manifest first; staging last: its settings, then the staged files
+        "DeleteObjects": 1 + 2,
+        "CopyObject": 1,  # the staged usage file; the other is written from its outcome
+        # the first usage file, summary, manifest; the tables' consumption and usage files
+        "PutObject": 3 + 3,
+        # while the set is written: the folder, the run's keys in each table; staging emptied
+        "ListObjectsV2": 3 + 1,
     }
-    manifest_put = [i for i, name in enumerate(operations) if name == "PutObject"][1]
-    assert "CopyObject" not in operations[manifest_put:]  # the set is whole before the tables
-    assert operations[-1] == "DeleteObjects"  # staging emptied last
+    manifest_put = requests.index(("PutObject", report.folder + "manifest.json"))
+    set_requests = [key for _, key in requests[:manifest_put]]
+    assert not any(key.startswith(report.prefix + "tables/") for key in set_requests)
+    assert all(  # the set is whole before the tables
+        not key.startswith(report.folder) for _, key in requests[manifest_put + 1 :]
+    )
+    assert requests[-3:] == [  # staging emptied last, its settings first: the set is complete
+        ("DeleteObjects", report.staging + "run.json"),
+        ("DeleteObjects", f"{report.staging}{first.configuration_id}/outcome.json"),
+        ("ListObjectsV2", ""),
+    ]
     keys = [item["Key"] for item in s3.conn.list_objects_v2(Bucket=s3.bucket)["Contents"]]
     assert sorted(key for key in keys if not key.startswith(report.prefix + "tables/")) == sorted(
         file["key"] for file in manifest["files"]

@@ -33,9 +33,10 @@ WRITES = {"PutObject", "CopyObject", "CreateMultipartUpload"}
 
 
 @pytest.fixture
-def two_configurations(world):
-    """One configuration whose usage file is over 8 MiB (multipart upload and copy), one small."""
-    return [world.add(usage_count=60_000), world.add(usage_count=120)]
+def configurations(world):
+    """Usage files of each size: over 8 MiB (multipart upload and copy), over 32 KiB (staged
+    and copied whole), and small (inside the staged outcome, written by the writer)."""
+    return [world.add(usage_count=n) for n in (60_000, 1_000, 3)]
 
 
 def report_set(world) -> dict:
@@ -75,15 +76,15 @@ def try_numbers(dag_run) -> set[int]:
 
 
 def test_a_burst_of_503s_and_500s_on_every_write_leaves_the_report_set_identical(
-    world, s3_proxy, two_configurations
+    world, s3_proxy, configurations
 ):
-    undisturbed = world.run(WHEN, license_config_arns=two_configurations)
+    undisturbed = world.run(WHEN, license_config_arns=configurations)
     assert undisturbed.state == "success"
     expected = report_set(world)
     for operation, statuses in BURST.items():
         s3_proxy.fail(operation, statuses)
 
-    disturbed = world.run(WHEN, license_config_arns=two_configurations)
+    disturbed = world.run(WHEN, license_config_arns=configurations)
 
     assert disturbed.state == "success"
     assert s3_proxy.faults_pending() == {}
@@ -120,7 +121,7 @@ def test_each_request_is_tried_as_often_as_the_back_off_allows(
 
 
 def test_every_s3_request_names_the_owner_and_every_object_is_written_with_the_kms_key(
-    world, s3_proxy, two_configurations
+    world, s3_proxy, configurations
 ):
     key_arn = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
     s3_proxy.expect_bucket_owner(MOTO_ACCOUNT)
@@ -128,7 +129,7 @@ def test_every_s3_request_names_the_owner_and_every_object_is_written_with_the_k
 
     dag_run = world.run(
         WHEN,
-        license_config_arns=two_configurations,
+        license_config_arns=configurations,
         license_report_kms_key_id=key_arn,
         license_report_bucket_owner=MOTO_ACCOUNT,
     )
@@ -157,12 +158,12 @@ def test_every_s3_request_names_the_owner_and_every_object_is_written_with_the_k
 
 
 def test_a_bucket_of_another_owner_fails_the_run_before_anything_is_written(
-    world, s3_proxy, two_configurations, capsys
+    world, s3_proxy, configurations, capsys
 ):
     s3_proxy.expect_bucket_owner(MOTO_ACCOUNT)
 
     dag_run = world.run(
-        WHEN, license_config_arns=two_configurations, license_report_bucket_owner="999999999999"
+        WHEN, license_config_arns=configurations, license_report_bucket_owner="999999999999"
     )
 
     assert dag_run.state == "failed"

@@ -50,6 +50,8 @@ USAGE_COLUMNS = (
     "AssociationTime",
     "ConsumedLicenses",
 )
+#: The Content-Type of every CSV file the package writes.
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 NUMERIC_COLUMNS = frozenset(
     {
         "LicenseCount",

@@ -265,7 +265,7 @@ def discover(
     ``hook_for(account_id, region)`` gives the License Manager hook (assuming a role may fail
     too, and is recorded the same way).
     """
-    from license_manager.operators import describe_error
+    from license_manager.retries import describe_error
 
     account, region = scope["account_id"], scope["region"]
     record: dict[str, Any] = {"account_id": account, "region": region}

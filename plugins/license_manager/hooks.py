@@ -19,10 +19,11 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.utils import determine_content_length
 
 from license_manager.compat import AirflowNotFoundException, get_hook_lineage_collector
 from license_manager.provider_compat import CallerFromFrames
-from license_manager.retries import Backoff
+from license_manager.retries import Backoff, error_code
 from license_manager.sessions import session_factory
 
 #: Merged over the connection's botocore config of every client here: the package's back-off
@@ -31,6 +32,9 @@ NO_BOTOCORE_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard
 
 _S3_RETRY_HANDLER = "license_manager.s3_backoff"
 _S3_GUARDS_HANDLER = "license_manager.s3_request_guards"
+_S3_SMALL_BODY_HANDLER = "license_manager.s3_small_body_at_once"
+#: A request body (PutObject, UploadPart) under this size is sent with its headers.
+SEND_AT_ONCE_BYTES = 1024 * 1024
 
 #: Parts copied at a time by ``ReportBucketHook.copy_objects_in_parts``.
 COPY_CONCURRENCY = 10
@@ -97,6 +101,20 @@ class TaskFriendlyAwsHookMixin(CallerFromFrames):
         return found
 
 
+def send_small_body_at_once(params: dict[str, Any], **kwargs: Any) -> None:
+    """botocore ``before-call`` handler: no ``Expect: 100-continue`` for a small body.
+
+    botocore asks S3 for a ``100 Continue`` before sending any request body (PutObject,
+    UploadPart), a round trip before each file is sent: that spares sending a large body S3
+    would refuse, and costs a small one more than sending it.
+    """
+    headers = params.get("headers", {})
+    if headers.get("Expect") == "100-continue":
+        size = determine_content_length(params.get("body"))
+        if size is not None and size < SEND_AT_ONCE_BYTES:
+            del headers["Expect"]
+
+
 #: Two 8 MiB parts in flight keep a fetch task's memory flat however large its usage file.
 TRANSFER_CONFIG_ARGS = {"multipart_chunksize": 8 * 1024 * 1024, "max_concurrency": 2}
 
@@ -154,6 +172,8 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
         events.register(
             "provide-client-params.s3", self.add_request_guards, unique_id=_S3_GUARDS_HANDLER
         )
+        # the event botocore's own handler that sets the header is registered for, after it
+        events.register("before-call.s3", send_small_body_at_once, unique_id=_S3_SMALL_BODY_HANDLER)
         return client
 
     def add_request_guards(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
@@ -189,7 +209,7 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
         try:
             response = self.get_conn().get_object(Bucket=bucket_name, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if error_code(error) in ("NoSuchKey", "404"):
                 return None
             raise
         get_hook_lineage_collector().add_input_asset(

@@ -144,7 +144,7 @@ class LicenseManagerOperator(BaseOperator):
         from license_manager.csv_schema import iso_utc
         from license_manager.outcomes import ConfigurationOutcome
         from license_manager.report_writer import stage_outcome, stage_usage_file
-        from license_manager.retries import is_retryable
+        from license_manager.retries import describe_error, is_retryable
 
         arn = parse_license_configuration_arn(self.license_configuration_arn)
         outcome = ConfigurationOutcome(
@@ -166,8 +166,7 @@ class LicenseManagerOperator(BaseOperator):
                 self.s3_hook,
                 self.report_bucket,
                 self.staging_folder,
-                arn.arn,
-                arn.configuration_id,
+                outcome,
                 self.backoff.pages(
                     partial(hook.get_usage_page, arn.arn, self.usage_page_size),
                     f"ListUsageForLicenseConfiguration {arn.arn}",
@@ -226,12 +225,3 @@ class LicenseManagerOperator(BaseOperator):
             }
             for arn in license_configuration_arns
         ]
-
-
-def describe_error(error: BaseException) -> str:
-    from botocore.exceptions import ClientError
-
-    if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        return f"{details.get('Code', 'Error')}: {details.get('Message', str(error))}"
-    return f"{type(error).__name__}: {error}"

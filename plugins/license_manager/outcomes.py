@@ -37,6 +37,9 @@ class ConfigurationOutcome:
     error: str | None = None
     configuration: dict[str, Any] = field(default_factory=dict)
     usage: FileRecord | None = None
+    #: The usage file itself when it is small enough to travel inside the outcome (see
+    #: ``report_writer.INLINE_USAGE_BYTES``); otherwise it is staged at ``usage.key``.
+    usage_csv: str | None = None
     collected_at: str | None = None
     source: str = "listed"  # or "discovered"
 

@@ -82,7 +82,7 @@ def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_i
     """
     from botocore.exceptions import ClientError
 
-    from license_manager.retries import is_retryable
+    from license_manager.retries import describe_error, error_code, is_retryable
 
     recorded = asdict(settings)
     if recorded["license_account_role_external_id"]:  # a shared secret: not written to S3
@@ -93,13 +93,12 @@ def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_i
     except ClientError as error:
         if is_retryable(error):
             raise
-        code = error.response.get("Error", {}).get("Code", "")
         bucket = settings.license_report_bucket
-        if code == "NoSuchBucket":
+        if error_code(error) == "NoSuchBucket":
             raise CollectionFailed(f"license_report_bucket {bucket!r} does not exist") from error
         raise CollectionFailed(
             f"license_report_bucket {bucket!r} is not writable with connection "
-            f"{settings.aws_conn_id!r}: {code}: {error.response.get('Error', {}).get('Message')}"
+            f"{settings.aws_conn_id!r}: {describe_error(error)}"
         ) from error
 
 

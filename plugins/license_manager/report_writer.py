@@ -24,6 +24,7 @@ from airflow.providers.amazon.aws.hooks.s3 import NO_ACL
 
 from license_manager.compliance import DEFAULT_ALERT_UTILIZATION_PERCENT, compliance_cells
 from license_manager.csv_schema import (
+    CSV_CONTENT_TYPE,
     SUMMARY_COLUMNS,
     USAGE_COLUMNS,
     csv_text,
@@ -49,8 +50,13 @@ from license_manager.tables import StagedUsage, TableRun, publish_tables, run_ta
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-#: S3 requests the report writer keeps in flight (outcome reads, copies, tables).
+#: S3 requests the report writer keeps in flight (outcome reads, usage files, tables).
 S3_CONCURRENCY = 20
+#: A usage file under this size travels inside its staged outcome (a few hundred records):
+#: the fetch task makes one PutObject instead of two, and the writer writes the file from the
+#: outcome instead of copying it and reading it again for the table. The writer holds every
+#: outcome at once, so this also bounds what it holds per configuration.
+INLINE_USAGE_BYTES = 32 * 1024
 #: The manifest's layout version: 2 added source, compliance and the previous set.
 MANIFEST_SCHEMA_VERSION = 2
 # --- Staged by each fetch task ----------------------------------------------------------------
@@ -79,17 +85,17 @@ def stage_usage_file(
     s3: ReportBucketHook,
     bucket: str,
     staging: str,
-    arn: str,
-    configuration_id: str,
+    outcome: ConfigurationOutcome,
     pages: Iterable[list[dict[str, Any]]],
 ) -> FileRecord:
-    """Stream usage pages into a CSV on local disk, then upload it.
+    """Stream usage pages into a CSV on local disk; return its record for ``outcome.usage``.
 
     Only one page is held in memory at a time, whatever the number of records. A file under
-    the multipart threshold is one PutObject; a larger one is uploaded by name in parts, each
-    read from disk as it is sent (a file object would be read ahead into memory part by part).
+    ``INLINE_USAGE_BYTES`` goes into ``outcome.usage_csv``, staged with the outcome; another
+    under the multipart threshold is one PutObject; a larger one is uploaded by name in parts,
+    each read from disk as it is sent (a file object would be read ahead into memory).
     """
-    key = staged_usage_key(staging, configuration_id)
+    key = staged_usage_key(staging, outcome.configuration_id)
     rows = 0
     with tempfile.NamedTemporaryFile(prefix="license-usage-", suffix=".csv") as spool:
         sink = _HashingWriter(spool)
@@ -97,16 +103,19 @@ def stage_usage_file(
         writer = csv_writer(text)
         writer.writerow(USAGE_COLUMNS)
         for page in pages:
-            writer.writerows(usage_row(arn, record) for record in page)
+            writer.writerows(usage_row(outcome.arn, record) for record in page)
             rows += len(page)
         text.flush()
         spool.flush()
-        if sink.size < s3.transfer_config.multipart_threshold:
+        if sink.size < INLINE_USAGE_BYTES:
+            spool.seek(0)
+            outcome.usage_csv = spool.read().decode("utf-8")
+        elif sink.size < s3.transfer_config.multipart_threshold:
             spool.seek(0)
             s3.put_bytes(spool.read(), key, bucket)  # one PutObject, no transfer manager
         else:
             s3.load_file(spool.name, key, bucket_name=bucket, replace=True)
-        return FileRecord(key=key, rows=rows, bytes=sink.size, sha256=sink.sha256.hexdigest())
+        return FileRecord(key, rows, sink.size, sink.sha256.hexdigest())
 
 
 def stage_outcome(
@@ -187,6 +196,13 @@ def copy_staged_files(s3: ReportBucketHook, bucket: str, copies: Sequence[Staged
         s3.copy_objects_in_parts(bucket, [(staged.source, staged.final) for staged in large])
 
 
+def write_csv_files(s3: ReportBucketHook, bucket: str, files: Mapping[str, bytes]) -> None:
+    """One PutObject for each CSV file (key to body), several at a time."""
+    s3.get_conn()  # the threads share one client, created here
+    with ThreadPoolExecutor(S3_CONCURRENCY) as pool:
+        list(pool.map(lambda key: s3.put_bytes(files[key], key, bucket, CSV_CONTENT_TYPE), files))
+
+
 def completed_report_set(s3: ReportBucketHook, report: RunReport) -> dict[str, Any] | None:
     """The manifest of this run when an earlier try already wrote the whole set, else None.
 
@@ -219,17 +235,37 @@ class _Listed:
 
     folder: list[str]
     tables: list[str]
-    staging: list[str]
 
 
 def _list_before_writing(s3: ReportBucketHook, report: RunReport, tables: TableRun) -> _Listed:
-    """Only this run writes under its folder, its table keys and its staging, and the fetch
-    tasks are done: listing them while the set is being written finds the same keys."""
+    """Only this run writes under its folder and its table keys, and the fetch tasks are
+    done: listing them while the set is being written finds the same keys."""
     return _Listed(
         folder=_list_keys(s3, report.bucket, report.folder),
         tables=run_table_keys(s3, tables),
-        staging=_list_keys(s3, report.bucket, report.staging),
     )
+
+
+def empty_staging(
+    s3: ReportBucketHook, report: RunReport, outcomes: Iterable[ConfigurationOutcome]
+) -> None:
+    """Delete the run's staging: its settings first (from then on the set counts as complete,
+    see ``completed_report_set``), then the files the outcomes name, then anything else an
+    earlier attempt left (listed once the rest is gone, so that listing stays short)."""
+    s3.delete_objects(bucket=report.bucket, keys=[run_settings_key(report.staging)])
+    staged = [
+        key
+        for outcome in outcomes
+        if outcome.configuration_id
+        for key in (
+            outcome_key(report.staging, outcome.configuration_id),
+            *([outcome.usage.key] if outcome.usage and outcome.usage_csv is None else []),
+        )
+    ]
+    if staged:
+        s3.delete_objects(bucket=report.bucket, keys=staged)
+    if rest := _list_keys(s3, report.bucket, report.staging):
+        s3.delete_objects(bucket=report.bucket, keys=rest)
 
 
 @dataclass
@@ -250,18 +286,24 @@ def _write_set_files(
     threshold: Decimal,
     previous: PreviousConsumption,
 ) -> _SetFiles:
-    """Copy each collected configuration's usage file into the folder, then write the summary."""
+    """Put each collected configuration's usage file into the folder (written from its
+    outcome, or copied from staging), then write the summary."""
     written = _SetFiles([], [list(SUMMARY_COLUMNS)], [], [], [])
     copies: list[StagedCopy] = []
+    inline: dict[str, bytes] = {}
     for outcome in outcomes:
         usage_file = None
         if outcome.status == "ok" and outcome.usage:
             usage_file = usage_file_name(outcome.configuration_id)
             final_key = usage_key(report.folder, outcome.configuration_id)
             final = FileRecord(**{**asdict(outcome.usage), "key": final_key})
-            copies.append(StagedCopy(outcome.usage.key, final.key, outcome.usage.bytes))
+            body = None if outcome.usage_csv is None else outcome.usage_csv.encode("utf-8")
+            if body is None:
+                copies.append(StagedCopy(outcome.usage.key, final.key, outcome.usage.bytes))
+            else:
+                inline[final.key] = body
             written.published.append(
-                StagedUsage(outcome.configuration_id, outcome.usage.key, outcome.usage.bytes)
+                StagedUsage(outcome.configuration_id, outcome.usage.key, final.bytes, body)
             )
             written.files.append(final)
         record = outcome.summary_record(usage_file)
@@ -277,11 +319,12 @@ def _write_set_files(
         entry.setdefault("source", record["Source"])
         entry["compliance_status"] = record["ComplianceStatus"]
         written.entries.append(entry)
+    write_csv_files(s3, report.bucket, inline)
     copy_staged_files(s3, report.bucket, copies)
 
     summary = csv_text(written.summary_rows).encode("utf-8")
     summary_file = summary_key(report.folder)
-    s3.put_bytes(summary, summary_file, report.bucket, "text/csv; charset=utf-8")
+    s3.put_bytes(summary, summary_file, report.bucket, CSV_CONTENT_TYPE)
     written.files.insert(
         0,
         FileRecord(summary_file, len(outcomes), len(summary), hashlib.sha256(summary).hexdigest()),
@@ -347,6 +390,5 @@ def write_report_set(
         listed.tables,
     )
 
-    if listed.staging:
-        s3.delete_objects(bucket=report.bucket, keys=listed.staging)
+    empty_staging(s3, report, outcomes)
     return manifest, written_files.records

@@ -1,4 +1,5 @@
-"""The back-off policy of the package's AWS calls: what is worth another try, and when.
+"""AWS errors and the back-off policy of the package's AWS calls: an error's code and how it
+is reported, what is worth another try, and when.
 
 botocore's own retries are off for License Manager (``LicenseManagerHook``): botocore does
 not recognise ``RateLimitExceededException`` as throttling, and one policy for every retry
@@ -28,6 +29,19 @@ THROTTLING_CODES = frozenset(
 )
 
 
+def error_code(error: ClientError) -> str:
+    """The error code of an AWS answer ("" when it carries none)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def describe_error(error: BaseException) -> str:
+    """``Code: message`` of an AWS answer, ``Type: text`` of any other error."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'Error')}: {details.get('Message', str(error))}"
+    return f"{type(error).__name__}: {error}"
+
+
 def is_retryable_answer(code: str, status: int) -> bool:
     """An AWS error answer worth another try: throttling or a 5xx (S3's 503 SlowDown included)."""
     return code in THROTTLING_CODES or status >= 500
@@ -41,9 +55,8 @@ def is_retryable(error: BaseException) -> bool:
     from boto3.exceptions import S3UploadFailedError
 
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return is_retryable_answer(code, status)
+        return is_retryable_answer(error_code(error), status)
     if isinstance(error, S3UploadFailedError) and error.__context__ is not None:
         return is_retryable(error.__context__)
     return isinstance(error, BotocoreConnectionError | HTTPClientError)

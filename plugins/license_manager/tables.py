@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from license_manager.csv_schema import SUMMARY_COLUMNS, USAGE_COLUMNS, csv_text, iso_utc
+from license_manager.csv_schema import (
+    CSV_CONTENT_TYPE,
+    SUMMARY_COLUMNS,
+    USAGE_COLUMNS,
+    csv_text,
+    iso_utc,
+)
 from license_manager.report_layout import (
     CONSUMPTION_TABLE,
     USAGE_TABLE,
@@ -34,7 +40,6 @@ CONSUMPTION_TABLE_COLUMNS = (*SUMMARY_COLUMNS, "RunTimestamp", "ReportFolder")
 USAGE_TABLE_COLUMNS = (*USAGE_COLUMNS, "RunTimestamp")
 #: What a large usage file is read by; also the most of it held in memory at once.
 CHUNK_BYTES = 1024 * 1024
-CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -54,11 +59,13 @@ class TableRun:
 
 @dataclass(frozen=True)
 class StagedUsage:
-    """A collected configuration's usage file in staging, and its size."""
+    """A collected configuration's usage file: in staging, or ``body`` when it came inside
+    its outcome; and its size."""
 
     configuration_id: str
     key: str
     size: int
+    body: bytes | None = None
 
 
 def table_locations(bucket: str, prefix: str) -> dict[str, str]:
@@ -138,12 +145,13 @@ def usage_table_chunks(run: TableRun, chunks: Iterable[bytes]) -> Iterator[bytes
 def publish_usage(s3: ReportBucketHook, run: TableRun, staged: StagedUsage) -> str:
     """Stream one staged usage file into the usage table; return the key written.
 
-    A file under the multipart threshold is one GetObject and one PutObject; a larger one is
-    read a chunk at a time to a local file, uploaded from there in parts.
+    A file that came inside its outcome is one PutObject; another file under the multipart
+    threshold is one GetObject and one PutObject; a larger one is read a chunk at a time to a
+    local file, uploaded from there in parts.
     """
     key = usage_table_key(run.prefix, run.timestamp, staged.configuration_id)
     if staged.size < s3.transfer_config.multipart_threshold:
-        body = s3.read_bytes(staged.key, run.bucket)
+        body = staged.body if staged.body is not None else s3.read_bytes(staged.key, run.bucket)
         if body is None:
             raise FileNotFoundError(f"s3://{run.bucket}/{staged.key} is gone")
         s3.put_bytes(b"".join(usage_table_chunks(run, [body])), key, run.bucket, CSV_CONTENT_TYPE)

@@ -19,6 +19,7 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from license_manager.retries import error_code
 from license_manager.ui.data import (
     Location,
     LocationRefused,
@@ -58,7 +59,7 @@ def _s3_answers(location: Location) -> Generator[None]:
     try:
         yield
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "unknown error")
+        code = error_code(error) or "unknown error"
         owner = f" (expected owner {location.bucket_owner})" if location.bucket_owner else ""
         detail = f"S3 refused reading s3://{location.bucket}/{location.prefix}{owner}: {code}"
         raise HTTPException(status_code=502, detail=detail) from None
