@@ -84,6 +84,19 @@ def local_aws_servers():
 
 
 @pytest.fixture
+def s3(local_aws_servers):
+    """The package's S3 hook on the local AWS, and a new bucket of its own: ``s3.bucket``."""
+    import uuid
+
+    from license_manager.hooks import ReportBucketHook
+
+    hook = ReportBucketHook(aws_conn_id=None)
+    hook.bucket = f"reports-{uuid.uuid4().hex[:8]}"
+    hook.conn.create_bucket(Bucket=hook.bucket)
+    return hook
+
+
+@pytest.fixture
 def license_dag(airflow_db):
     """A freshly parsed DAG: dag.test() keeps the trigger params of a run on the DAG object."""
     from tests.support import load_dag

@@ -40,17 +40,39 @@ def fetch_label(name: str, arn: str) -> str:
     return configuration_label(name, account, region)
 
 
-def mapped_labels(dag_run, task_id: str) -> list[str]:
-    """The UI labels (``rendered_map_index``) of a run's mapped instances of ``task_id``, in
-    map index order."""
+@dataclass(frozen=True)
+class TaskInstanceRow:
+    """What the tests read of one task instance, kept after its database session is closed."""
+
+    task_id: str
+    map_index: int
+    state: str | None
+    try_number: int
+    rendered_map_index: str | None
+
+
+def task_instances(dag_run, task_id: str | None = None) -> list[TaskInstanceRow]:
+    """The run's task instances (of ``task_id`` only, when given), by task and map index."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
+    where = {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id}
+    if task_id is not None:
+        where["task_id"] = task_id
     with create_session() as session:
-        instances = session.query(TaskInstance).filter_by(
-            dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id
-        )
-        return [ti.rendered_map_index for ti in sorted(instances, key=lambda ti: ti.map_index)]
+        rows = [
+            TaskInstanceRow(
+                ti.task_id, ti.map_index, ti.state, ti.try_number, ti.rendered_map_index
+            )
+            for ti in session.query(TaskInstance).filter_by(**where)
+        ]
+    return sorted(rows, key=lambda row: (row.task_id, row.map_index))
+
+
+def mapped_labels(dag_run, task_id: str) -> list[str]:
+    """The UI labels (``rendered_map_index``) of a run's mapped instances of ``task_id``, in
+    map index order."""
+    return [row.rendered_map_index for row in task_instances(dag_run, task_id)]
 
 
 def table_keys(prefix: str, folder: str, collected_arns: list[str]) -> list[str]:
@@ -202,15 +224,8 @@ def report_set(world: World, folder: str) -> dict[str, Any]:
     return view
 
 
-def task_states(dag_run) -> dict[tuple[str, int], str]:
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        instances = session.query(TaskInstance).filter_by(
-            dag_id=dag_run.dag_id, run_id=dag_run.run_id
-        )
-        return {(ti.task_id, ti.map_index): ti.state for ti in instances}
+def task_states(dag_run) -> dict[tuple[str, int], str | None]:
+    return {(row.task_id, row.map_index): row.state for row in task_instances(dag_run)}
 
 
 class AlertQueue:

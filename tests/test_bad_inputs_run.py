@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import config_arn, task_states
+from tests.support import config_arn, task_instances, task_states
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -16,14 +16,8 @@ LONG_ARN = "arn:aws:license-manager:us-east-1:111111111111:license-configuration
 
 
 def resolve_try_number(dag_run) -> int:
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        ti = session.query(TaskInstance).filter_by(
-            dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id="resolve_settings"
-        )
-        return ti.one().try_number
+    (resolve,) = task_instances(dag_run, "resolve_settings")
+    return resolve.try_number
 
 
 def assert_failed_before_writing(world, dag_run, capsys, setting: str) -> None:

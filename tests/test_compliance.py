@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -190,16 +189,6 @@ def test_the_alert_goes_through_any_notifier_with_its_rows_and_folder():
 
 
 # --- Finding the previous report set in S3 --------------------------------------------------
-
-
-@pytest.fixture
-def s3(local_aws_servers):
-    from license_manager.hooks import ReportBucketHook
-
-    hook = ReportBucketHook(aws_conn_id=None)
-    hook.bucket = f"history-{uuid.uuid4().hex[:8]}"
-    hook.conn.create_bucket(Bucket=hook.bucket)
-    return hook
 
 
 def put_set(s3, prefix: str, moment: datetime, consumed: dict | None, complete: bool = True):

@@ -130,6 +130,29 @@ def test_hooks_in_a_shared_block_look_their_connection_up_once(monkeypatch, defi
     assert lookups == ["reporting"]
 
 
+def test_hooks_in_a_shared_block_say_where_they_found_credentials_once(caplog):
+    from license_manager.hooks import ReportBucketHook, connection_lookups_shared
+
+    def both_hooks():
+        LicenseManagerHook(aws_conn_id=None, region_name="eu-west-1").get_conn()
+        ReportBucketHook(aws_conn_id=None).get_conn()
+
+    def found_credentials() -> int:
+        lines = [r for r in caplog.records if r.getMessage().startswith("Found credentials")]
+        caplog.clear()
+        return len(lines)
+
+    with caplog.at_level("INFO", logger="botocore.credentials"):
+        both_hooks()
+        assert found_credentials() == 2  # one for each hook's session
+        with connection_lookups_shared():
+            both_hooks()
+            both_hooks()
+        assert found_credentials() == 1
+        both_hooks()
+        assert found_credentials() == 2  # the block's filter is gone with it
+
+
 @pytest.mark.slow  # a fresh Airflow interpreter per case
 @pytest.mark.parametrize(("setting", "preloaded"), [(None, False), ("True", True)])
 def test_plugin_preloads_only_when_asked(setting, preloaded):

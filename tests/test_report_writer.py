@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import uuid
 from collections import Counter
@@ -14,16 +15,6 @@ from license_manager.outcomes import NOT_RECORDED, ConfigurationOutcome
 from license_manager.report_layout import run_folder, staging_folder
 
 WHEN = datetime(2026, 11, 29, tzinfo=UTC)
-
-
-@pytest.fixture
-def s3(local_aws_servers):
-    from license_manager.hooks import ReportBucketHook
-
-    hook = ReportBucketHook(aws_conn_id=None)
-    hook.bucket = f"writer-{uuid.uuid4().hex[:8]}"
-    hook.conn.create_bucket(Bucket=hook.bucket)
-    return hook
 
 
 def record_operations(s3) -> list[str]:
@@ -127,6 +118,23 @@ def test_small_bodies_go_with_their_headers_large_parts_wait_for_100_continue(s3
     assert puts == [None, None, None]  # both outcomes and the staged file: no round trip first
     parts = [expect for operation, expect in expects if operation == "UploadPart"]
     assert parts[0] == b"100-continue"  # 8 MiB: S3 may refuse it before it is sent
+
+
+def test_deletes_go_1000_keys_a_request_and_log_how_many_not_which(s3, caplog):
+    keys = [f"_staging/run/{index:04d}" for index in range(1001)]
+    for key in keys[:3]:
+        s3.conn.put_object(Bucket=s3.bucket, Key=key, Body=b"x")
+    operations = record_operations(s3)
+    s3._log = logging.getLogger("report_bucket_hook")  # LoggingMixin's logger, to pytest's
+
+    with caplog.at_level("INFO", logger="report_bucket_hook"):
+        s3.delete_objects(s3.bucket, keys)  # missing keys are deleted as S3 deletes them: done
+
+    assert operations == ["DeleteObjects", "DeleteObjects"]
+    assert s3.list_keys(bucket_name=s3.bucket) == []
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert f"Deleted 1001 object(s) from s3://{s3.bucket}" in logged
+    assert keys[0] not in logged
 
 
 def test_staged_files_are_copied_whole_small_ones_without_head_requests(s3):

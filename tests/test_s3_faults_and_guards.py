@@ -6,16 +6,14 @@ request a run sends, so that each part of a multipart upload or copy is seen as 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from datetime import UTC, datetime
 
 import boto3
 import pytest
-from license_manager.report_layout import MANIFEST_FILE, SUMMARY_FILE
 
-from tests.support import MOTO_ACCOUNT, task_states
+from tests import support
+from tests.support import MOTO_ACCOUNT, task_instances, task_states
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -42,37 +40,19 @@ def configurations(world):
 def report_set(world) -> dict:
     """The report set and its tables' files without what differs between two runs of it (run ID,
     collection times)."""
-    folder = world.folder()
-    view = {}
-    for key in world.keys():
-        name = key.removeprefix(folder)
-        body = world.read(key)
-        if name == SUMMARY_FILE or "/license_consumption/" in key:
+    view = support.report_set(world, world.folder())
+    for key in world.keys(world.manifest()["prefix"] + "tables/"):
+        if "/license_consumption/" in key:
             rows = world.read_dicts(key)
-            view[name] = [{**row, "CollectedAt": None} for row in rows]
-        elif name == MANIFEST_FILE:
-            manifest = json.loads(body)
-            view[name] = {
-                **manifest,
-                "collected_at": None,
-                "run_id": None,
-                "files": [{"key": file["key"], "rows": file["rows"]} for file in manifest["files"]],
-            }
+            view[key] = [{**row, **dict.fromkeys(support.PER_RUN_COLUMNS)} for row in rows]
         else:
-            view[name] = hashlib.sha256(body).hexdigest()
+            view[key] = world.read(key)
     return view
 
 
 def try_numbers(dag_run) -> set[int]:
     """The try numbers of the run's tasks that ran (a skipped task has none)."""
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        instances = session.query(TaskInstance).filter_by(
-            dag_id=dag_run.dag_id, run_id=dag_run.run_id
-        )
-        return {ti.try_number for ti in instances if ti.state != "skipped"}
+    return {row.try_number for row in task_instances(dag_run) if row.state != "skipped"}
 
 
 def test_a_burst_of_503s_and_500s_on_every_write_leaves_the_report_set_identical(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -78,16 +77,6 @@ def test_record_ends_refuses_a_file_that_is_not_a_whole_usage_file():
 
 
 # --- Against moto: two report sets under a prefix, with their tables ---------------------------
-
-
-@pytest.fixture
-def s3(local_aws_servers):
-    from license_manager.hooks import ReportBucketHook
-
-    hook = ReportBucketHook(aws_conn_id=None)
-    hook.bucket = f"tables-{uuid.uuid4().hex[:8]}"
-    hook.conn.create_bucket(Bucket=hook.bucket)
-    return hook
 
 
 def write_set(s3, prefix: str, moment: datetime, records: int = 2) -> dict:

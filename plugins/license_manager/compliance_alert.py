@@ -8,8 +8,6 @@ the same message through Slack, e-mail or any other notifier, whose templates se
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -45,7 +43,7 @@ class ComplianceAlert:
     rows: list[dict[str, Any]] = field(repr=False)
 
 
-def _text(value: Any) -> str:
+def _cell_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
@@ -69,13 +67,13 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
     cells = [_HEADER] + [
         (
             row["ComplianceStatus"],
-            _text(row.get("Name")),
-            _text(row.get("AccountId")),
-            _text(row.get("Region")),
-            f"{_text(row.get('ConsumedLicenses'))} / {_text(row.get('LicenseCount'))}",
+            _cell_text(row.get("Name")),
+            _cell_text(row.get("AccountId")),
+            _cell_text(row.get("Region")),
+            f"{_cell_text(row.get('ConsumedLicenses'))} / {_cell_text(row.get('LicenseCount'))}",
             _percent(row.get("UtilizationPercent")),
             _change(row.get("ConsumedLicensesChange")),
-            _text(row.get("LicenseConfigurationArn")),
+            _cell_text(row.get("LicenseConfigurationArn")),
         )
         for row in rows
     ]
@@ -131,14 +129,14 @@ def compliance_alert_for_report_set(
     summary CSV: what a DAG scheduled on the ``license_consumption_report`` asset needs."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+    from license_manager.history import summary_records
     from license_manager.hooks import ReportBucketHook
-    from license_manager.report_layout import summary_key
 
     bucket, folder = S3Hook.parse_s3_url(report_folder)
-    body = ReportBucketHook(aws_conn_id=aws_conn_id).read_bytes(summary_key(folder), bucket)
-    if body is None:
+    rows = summary_records(ReportBucketHook(aws_conn_id=aws_conn_id), bucket, folder)
+    if rows is None:
         raise FileNotFoundError(f"no summary in {report_folder}")
-    return compliance_alert(report_folder, csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    return compliance_alert(report_folder, rows)
 
 
 def send_compliance_alert(

@@ -29,6 +29,15 @@ if TYPE_CHECKING:
     from license_manager.hooks import ReportBucketHook
 
 
+def summary_records(s3: ReportBucketHook, bucket: str, folder: str) -> list[dict[str, str]] | None:
+    """The rows of the summary CSV in the report folder ``folder``, as text cells; None when
+    the folder has no summary."""
+    body = s3.read_bytes(summary_key(folder), bucket)
+    if body is None:
+        return None
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
 @dataclass(frozen=True)
 class ReportSet:
     """A complete report set: its folder (key) and its manifest."""
@@ -96,12 +105,10 @@ def consumed_licenses(s3: ReportBucketHook, bucket: str, report_set: ReportSet) 
     collected = [c for c in report_set.manifest.get("configurations", []) if c["status"] == "ok"]
     if all("consumed_licenses" in entry for entry in collected):
         return {entry["arn"]: entry["consumed_licenses"] for entry in collected}
-    body = s3.read_bytes(summary_key(report_set.folder), bucket) or b""
-    rows = csv.DictReader(io.StringIO(body.decode("utf-8"), newline=""))
     ok = {entry["arn"] for entry in collected}
     return {
         row["LicenseConfigurationArn"]: _as_number(row["ConsumedLicenses"])
-        for row in rows
+        for row in summary_records(s3, bucket, report_set.folder) or []
         if row["LicenseConfigurationArn"] in ok
     }
 

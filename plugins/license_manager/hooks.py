@@ -9,6 +9,7 @@ of ``license_manager.provider_compat``.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,6 +37,8 @@ _S3_SMALL_BODY_HANDLER = "license_manager.s3_small_body_at_once"
 #: A request body (PutObject, UploadPart) under this size is sent with its headers.
 SEND_AT_ONCE_BYTES = 1024 * 1024
 
+#: Keys a DeleteObjects request takes at most.
+DELETE_BATCH = 1000
 #: Parts copied at a time by ``ReportBucketHook.copy_objects_in_parts``.
 COPY_CONCURRENCY = 10
 #: Connections an S3 client keeps: at least as many as the threads that share it (the writer
@@ -47,18 +50,44 @@ _SHARED_LOOKUPS: ContextVar[dict[str, Any] | None] = ContextVar(
 )
 
 
+#: Loggers whose lines each hook repeats (botocore's "Found credentials in ..." per session).
+ONCE_PER_TASK_LOGGERS = ("botocore.credentials",)
+
+
+class _EachMessageOnce(logging.Filter):
+    """Lets each distinct message through once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
 @contextmanager
 def connection_lookups_shared() -> Generator[None]:
-    """Within this block, hooks of this package look each connection up once between them.
+    """Within this block, hooks of this package look each connection up once between them,
+    and the lines every hook's session logs (``ONCE_PER_TASK_LOGGERS``) are logged once.
 
     In a task process every lookup is a round trip through the supervisor to the API server;
     an operator with two hooks on one connection would make it twice. A connection that is
     not found is remembered as not found.
     """
     token = _SHARED_LOOKUPS.set({})
+    once = _EachMessageOnce()
+    loggers = [logging.getLogger(name) for name in ONCE_PER_TASK_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(once)
     try:
         yield
     finally:
+        for logger in loggers:
+            logger.removeFilter(once)
         _SHARED_LOOKUPS.reset(token)
 
 
@@ -99,6 +128,10 @@ class TaskFriendlyAwsHookMixin(CallerFromFrames):
         if isinstance(found, AirflowNotFoundException):
             raise found
         return found
+
+
+class S3DeleteRefused(RuntimeError):
+    """S3 answered a DeleteObjects with errors for some of its keys."""
 
 
 def send_small_body_at_once(params: dict[str, Any], **kwargs: Any) -> None:
@@ -203,6 +236,20 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
         get_hook_lineage_collector().add_output_asset(
             context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, key)
         )
+
+    def delete_objects(self, bucket: str, keys: str | list) -> None:
+        """S3Hook.delete_objects (1,000 keys a request), logging how many keys went instead of
+        every one of them (the writer deletes a run's staging, thousands of keys, at once)."""
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        for start in range(0, len(keys), DELETE_BATCH):
+            chunk = keys[start : start + DELETE_BATCH]
+            response = self.get_conn().delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+            )
+            if errors := response.get("Errors"):
+                refused = ", ".join(f"{error['Key']} ({error.get('Code')})" for error in errors)
+                raise S3DeleteRefused(f"S3 refused deleting from s3://{bucket}: {refused}")
+        self.log.info("Deleted %d object(s) from s3://%s", len(keys), bucket)
 
     def read_bytes(self, key: str, bucket_name: str) -> bytes | None:
         """One GetObject, or None without such a key; S3Hook.read_key sends a HeadObject first."""

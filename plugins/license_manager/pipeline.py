@@ -281,13 +281,12 @@ def write_report(
 ) -> dict[str, Any]:
     """Gather every requested ARN's outcome and write the report set; return the verdict input."""
     from license_manager.compliance import parse_threshold
-    from license_manager.history import previous_consumption
+    from license_manager.history import previous_consumption, summary_records
     from license_manager.report_writer import (
         RunReport,
         completed_report_set,
         read_staged_outcomes,
         write_report_set,
-        written_summary_records,
     )
 
     s3 = s3_hook(
@@ -298,7 +297,8 @@ def write_report(
     location = RunReport(**{name: report[name] for name in RunReport.__dataclass_fields__})
     written = completed_report_set(s3, location)
     if written is not None:  # an earlier try of this task wrote it all, then was lost
-        return _verdict(report, location, written, written_summary_records(s3, location))
+        records = summary_records(s3, location.bucket, location.folder) or []
+        return _verdict(report, location, written, records)
     identities = [
         {key: entry[key] for key in ("arn", "region", "account_id", "configuration_id")}
         for entry in report["requested"]

@@ -43,10 +43,8 @@ class CallerFromFrames:
     (``Caller/<class>``), found with ``inspect.stack()``, which reads the source lines of every
     frame and scans ``sys.modules`` for each. Walking the frames finds the same name: the
     class of ``self`` in the innermost ``execute`` frame (the provider's fallbacks, sensors'
-    ``poke`` and executors, do not apply to this package's hooks). Measured 30 frames deep:
-    the first client of a fresh process (a task process, no source lines cached yet) 28 ms
-    instead of 130 ms; later clients 7.4 ms instead of 9.3 ms (the lookup alone 0.016 ms
-    instead of 1.2 ms).
+    ``poke`` and executors, do not apply to this package's hooks). docs/performance.md has
+    what it saves a task process.
     """
 
     def _get_caller(self, target_function_name: str = "execute") -> str:
@@ -66,8 +64,8 @@ def share_botocore_data(session: boto3.session.Session, loader: Loader) -> boto3
     Reaches boto3's private ``Session._session``: boto3 has no public accessor for the botocore
     session it wraps. Used for sessions that assume the connection's ``role_arn``, which the
     provider builds on a new botocore session of its own (``_create_session_with_assume_role``),
-    with no seam to pass one in. Measured: a License Manager client on such a session, STS
-    call included, 30 ms instead of 156 ms (botocore's endpoint data and model parsed again).
+    with no seam to pass one in; without it, botocore's endpoint data and models are parsed
+    again for each such session (docs/performance.md has the figures).
     """
     if overrides_enabled():
         session._session.register_component("data_loader", loader)

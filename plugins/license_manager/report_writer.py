@@ -8,7 +8,6 @@ come from ``report_layout``, rows and cells from ``csv_schema``; every S3 call i
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -217,12 +216,6 @@ def completed_report_set(s3: ReportBucketHook, report: RunReport) -> dict[str, A
         return None
     manifest = json.loads(body)
     return manifest if manifest.get("run_id") == report.run_id else None
-
-
-def written_summary_records(s3: ReportBucketHook, report: RunReport) -> list[dict[str, str]]:
-    """The rows of the run's written summary CSV, as text cells."""
-    body = s3.read_bytes(summary_key(report.folder), report.bucket) or b""
-    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
 
 
 def _list_keys(s3: ReportBucketHook, bucket: str, prefix: str) -> list[str]:

@@ -1,9 +1,10 @@
 """boto3 sessions for short-lived task processes, through the provider's session factory seam.
 
-A new boto3 session parses botocore's data again (``endpoints.json`` alone is 1.2 MB, about
-0.2 CPU-seconds) and registers botocore's few hundred built-in event handlers again (about
-8 ms). A mapped task is a new process that makes its sessions once, so both costs are paid per
-task. ``SharedBotocoreSessionFactory`` builds its sessions from parts made once per process:
+A new boto3 session parses botocore's data again (``endpoints.json`` alone is over a
+megabyte) and registers botocore's few hundred built-in event handlers again
+(docs/performance.md has what each costs). A mapped task is a new process that makes its
+sessions once, so both costs are paid per task. ``SharedBotocoreSessionFactory`` builds its
+sessions from parts made once per process:
 
 - ``SHARED_BOTOCORE_DATA``: one botocore data loader, which ``license_manager.preload`` can fill
   before task processes are forked (the provider shares a loader the same way for its async

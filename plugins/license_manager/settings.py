@@ -315,7 +315,7 @@ def _utilization_threshold(value: Any) -> str:
         raise SettingsError(f"license_alert_utilization_percent: {error}") from None
 
 
-def _text(value: Any) -> str | None:
+def _optional_text(value: Any) -> str | None:
     return str(value or "").strip() or None
 
 
@@ -325,8 +325,8 @@ def _organisation_settings(values: Mapping[str, Any]) -> dict[str, Any]:
 
     regions = split_arn_list(values["license_discovery_regions"], "license_discovery_regions")
     accounts = split_arn_list(values["license_discovery_accounts"], "license_discovery_accounts")
-    template = _text(values["license_account_role_arn_template"])
-    external_id = _text(values["license_account_role_external_id"])
+    template = _optional_text(values["license_account_role_arn_template"])
+    external_id = _optional_text(values["license_account_role_external_id"])
     return {
         "license_discovery_regions": discovery.check_regions(regions),
         "license_discovery_accounts": discovery.check_accounts(accounts),

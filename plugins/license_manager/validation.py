@@ -49,7 +49,7 @@ _SNS_TOPIC_ARN = re.compile(_arn_pattern("sns", r"[A-Za-z0-9_-]{1,256}(\.fifo)?"
 _CONNECTION_ID = re.compile(r"[\w#!()\-.:/\\]{1,250}")
 
 
-def _text(name: str, value: Any) -> str:
+def _stripped_string(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, not {type(value).__name__}: {_show(value)}")
     return value.strip()
@@ -63,7 +63,7 @@ def _show(value: Any, limit: int = 80) -> str:
 
 def bucket_name(value: Any) -> str:
     """A general purpose bucket name by S3's naming rules."""
-    name = _text("license_report_bucket", value)
+    name = _stripped_string("license_report_bucket", value)
     problem = None
     if not _BUCKET_NAME.fullmatch(name):
         problem = "3 to 63 lowercase letters, digits, dots and hyphens, starting and ending "
@@ -96,7 +96,7 @@ def report_prefix(value: Any) -> str:
     a prefix is a key, never a template) and a prefix too long for S3's key limit are rejected:
     every key stays under the prefix the user meant, byte for byte.
     """
-    text = _text("license_report_prefix", value)
+    text = _stripped_string("license_report_prefix", value)
     if _CONTROL_CHARACTERS.search(text):
         raise ValueError(f"license_report_prefix {_show(text)} holds control characters")
     if unsafe := sorted(set(_PREFIX_UNSAFE.findall(text))):
@@ -122,7 +122,7 @@ def report_prefix(value: Any) -> str:
 
 def account_id(name: str, value: Any) -> str | None:
     """A 12-digit AWS account ID, or None when not given."""
-    text = "" if value is None else _text(name, value)
+    text = "" if value is None else _stripped_string(name, value)
     if text and not is_account_id(text):
         raise ValueError(f"{name} {_show(text)} is not a 12-digit AWS account ID")
     return text or None
@@ -130,7 +130,7 @@ def account_id(name: str, value: Any) -> str | None:
 
 def kms_key_id(value: Any) -> str | None:
     """A KMS key ID, key ARN, alias (``alias/...``) or alias ARN, or None when not given."""
-    text = "" if value is None else _text("license_report_kms_key_id", value)
+    text = "" if value is None else _stripped_string("license_report_kms_key_id", value)
     if text and not _KMS_KEY_ID.fullmatch(text):
         raise ValueError(
             f"license_report_kms_key_id {_show(text)} is not a KMS key ID, key ARN, alias "
@@ -141,7 +141,7 @@ def kms_key_id(value: Any) -> str | None:
 
 def sns_topic_arn(value: Any) -> str | None:
     """An SNS topic ARN, or None when not given."""
-    text = "" if value is None else _text("license_alert_sns_topic_arn", value)
+    text = "" if value is None else _stripped_string("license_alert_sns_topic_arn", value)
     if text and not _SNS_TOPIC_ARN.fullmatch(text):
         raise ValueError(
             f"license_alert_sns_topic_arn {_show(text)} is not an SNS topic ARN "
@@ -152,7 +152,7 @@ def sns_topic_arn(value: Any) -> str | None:
 
 def connection_id(value: Any, name: str = "aws_conn_id") -> str:
     """An Airflow connection ID by Airflow's own rule; errors name the setting ``name``."""
-    text = _text(name, value)
+    text = _stripped_string(name, value)
     if not _CONNECTION_ID.fullmatch(text):
         raise ValueError(
             f"{name} {_show(text)} is not a valid Airflow connection ID (1 to 250 "

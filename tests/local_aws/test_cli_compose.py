@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import urllib.request
 
 import boto3
 import pytest
 
+from local_airflow.processes import free_port
 from tests.local_aws.helpers import serving_cli
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow  # starts the local AWS CLI in a process

@@ -20,8 +20,6 @@ in the latest set's own folder, whatever its manifest lists.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import threading
@@ -44,6 +42,7 @@ from license_manager.history import (
     complete_report_sets,
     consumed_licenses,
     report_folders,
+    summary_records,
 )
 from license_manager.hooks import ReportBucketHook
 from license_manager.operators import configuration_label
@@ -182,11 +181,6 @@ def downloadable_files(folder: str, manifest: dict[str, Any]) -> dict[str, dict[
     return found
 
 
-def _summary_rows(s3: ReportBucketHook, bucket: str, folder: str) -> list[dict[str, str]]:
-    body = s3.read_bytes(summary_key(folder), bucket) or b""
-    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
-
-
 def _number(text: str | None) -> int | float | None:
     if text in (None, ""):
         return None
@@ -237,7 +231,7 @@ def build_page_data(
     oldest_first = list(reversed(consumed))
     manifest = latest.manifest
     configurations = [
-        _configuration(row) for row in _summary_rows(s3, location.bucket, latest.folder)
+        _configuration(row) for row in summary_records(s3, location.bucket, latest.folder) or []
     ]
     for entry in configurations:
         entry["history"] = [by_arn.get(entry["arn"]) for by_arn in oldest_first]

@@ -28,7 +28,8 @@ def report_set(world, run) -> dict:
 
 def test_scheduler_killed_while_write_report_writes(stack, proxy, local_aws_servers):
     world = new_world(local_aws_servers)
-    arns = [world.add(name=f"Configuration {n}", usage_count=40 + n) for n in range(4)]
+    # usage files over 32 KiB: staged apart from their outcomes, and copied by the writer
+    arns = [world.add(name=f"Configuration {n}", usage_count=400 + n) for n in range(4)]
     with stack_variables(stack, {"license_report_bucket": world.bucket}):
         conf = {"license_config_arns": arns}
         calm = stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, conf)["dag_run_id"])
