@@ -64,9 +64,9 @@ The schedule comes from the environment variable `LICENSE_TRACKING_SCHEDULE` (de
 def resolve_settings(params=None, dag_run=None, logical_date=None, ti=None) -> list[dict]:
     """Returns one record per (account, Region) to discover in, for the mapped discovery; the
     report plan goes to the XCom key 'report' (a mapped task expands over a return value)."""
-    from license_manager import pipeline
+    from license_manager import run_plan
 
-    run = pipeline.resolve_run(
+    run = run_plan.resolve_run(
         params,
         dag_run.dag_id,
         dag_run.run_id,
@@ -91,9 +91,9 @@ def discover_license_configurations(scope: dict) -> dict:
 def merge_configurations(report: dict, discovered: list[dict] | None, ti=None) -> list[dict]:
     """Returns one kwargs dict per configuration to fetch (listed, then discovered, each once);
     the completed report plan goes to the XCom key 'report'."""
-    from license_manager import pipeline
+    from license_manager import run_plan
 
-    merged = pipeline.merge_discovered(report, list(discovered or []))
+    merged = run_plan.merge_discovered(report, list(discovered or []))
     ti.xcom_push(key="report", value=merged["report"])
     return merged["fetch_requests"]
 

@@ -239,7 +239,7 @@ def test_more_configurations_than_airflow_can_map_fail_before_any_fetch(org, mon
 
 
 def test_max_map_length_message_names_the_count_and_the_option():
-    from license_manager.pipeline import CollectionFailed, merge_discovered
+    from license_manager.run_plan import CollectionFailed, merge_discovered
 
     report = {
         "requested": [],

@@ -255,9 +255,9 @@ ARN = "arn:aws:license-manager:us-east-1:111111111111:license-configuration:lic-
 
 
 def resolve(s3, bucket: str, connection_defined=lambda conn_id: True):
-    from license_manager import pipeline
+    from license_manager import run_plan
 
-    return pipeline.resolve_run(
+    return run_plan.resolve_run(
         {"license_config_arns": ARN},
         "license_tracking",
         "manual__1",
@@ -269,7 +269,7 @@ def resolve(s3, bucket: str, connection_defined=lambda conn_id: True):
 
 
 def test_a_missing_connection_is_looked_up_once_per_run_not_per_task(s3, monkeypatch):
-    from license_manager import pipeline
+    from license_manager import run_plan
 
     looked_up = []
 
@@ -284,13 +284,13 @@ def test_a_missing_connection_is_looked_up_once_per_run_not_per_task(s3, monkeyp
     assert resolve(s3, s3.bucket)["fetch_requests"][0]["aws_conn_id"] == "aws_default"
 
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
-    assert pipeline._connection_defined("aws_default")
+    assert run_plan._connection_defined("aws_default")
     monkeypatch.delenv("AIRFLOW_CONN_AWS_DEFAULT")
-    assert not pipeline._connection_defined("aws_default")
+    assert not run_plan._connection_defined("aws_default")
 
 
 def test_the_run_claims_staging_first_and_names_a_missing_bucket(s3):
-    from license_manager.pipeline import CollectionFailed
+    from license_manager.run_plan import CollectionFailed
 
     operations = record_operations(s3)
     run = resolve(s3, s3.bucket)
@@ -304,7 +304,7 @@ def test_the_run_claims_staging_first_and_names_a_missing_bucket(s3):
 
 
 def test_a_bucket_that_refuses_the_write_is_named_with_the_connection(s3):
-    from license_manager.pipeline import CollectionFailed
+    from license_manager.run_plan import CollectionFailed
 
     class Denied:  # what botocore receives from S3 for a PutObject the principal may not make
         status_code = 403
