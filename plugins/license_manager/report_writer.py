@@ -290,11 +290,11 @@ def _write_set_files(
             usage_file = usage_file_name(outcome.configuration_id)
             final_key = usage_key(report.folder, outcome.configuration_id)
             final = FileRecord(**{**asdict(outcome.usage), "key": final_key})
-            body = None if outcome.usage_csv is None else outcome.usage_csv.encode("utf-8")
-            if body is None:
+            body = None
+            if outcome.usage_csv is None:
                 copies.append(StagedCopy(outcome.usage.key, final.key, outcome.usage.bytes))
             else:
-                inline[final.key] = body
+                body = inline[final.key] = outcome.usage_csv.encode("utf-8")
             written.published.append(
                 StagedUsage(outcome.configuration_id, outcome.usage.key, final.bytes, body)
             )
