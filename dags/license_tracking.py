@@ -14,9 +14,9 @@ from license_manager.compat import EXPONENTIAL_RETRY_BACKOFF
 from license_manager.discovery import SCOPE_LABEL_KEY
 from license_manager.operators import MAP_INDEX_TEMPLATE, LicenseManagerOperator
 from license_manager.schedule import schedule_from_environment
-from license_manager.settings import trigger_form_params
+from license_manager.settings import settings_doc_md, trigger_form_params
 
-DOC_MD = """
+DOC_MD = f"""
 # License tracking
 
 Collects every listed AWS License Manager configuration and all of its usage, each in the
@@ -27,17 +27,8 @@ Region of its ARN, and writes a dated CSV report set to S3:
         <LicenseConfigurationId>-usage.csv one per configuration fetched
         manifest.json                      written last: a folder without it is incomplete
 
-**Run settings** (trigger form value, else the Airflow Variable of the same name, else
-default): `license_config_arns`, `license_discovery_regions`, `license_discovery_accounts`
-(default: the connection's own account), `license_report_prefix`,
-`license_alert_utilization_percent` (`90`).
+{settings_doc_md()}
 
-**Deployment settings** (Airflow Variables only; a run whose conf names one fails):
-`license_report_bucket` (required), `aws_conn_id` (`aws_default`),
-`license_alert_sns_topic_arn`, `license_account_role_arn_template` (a role assumed in every
-other account, with `{account_id}`), `license_account_role_external_id`,
-`license_report_kms_key_id` (SSE-KMS), `license_report_bucket_owner` (ExpectedBucketOwner),
-`license_page_aws_conn_id` (the License consumption page's read-only connection).
 A setting AWS would reject fails `resolve_settings` before anything is written, naming it.
 No value of a setting is ever rendered as a template.
 

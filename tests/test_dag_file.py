@@ -93,7 +93,9 @@ def test_pipeline_shape_and_labels(monkeypatch):
     }
     arns = dict(stored.params.items())["license_config_arns"]
     assert arns.description.startswith("License configuration")
-    assert "license_config_arns" in dag.doc_md
+    from license_manager.settings import settings_doc_md
+
+    assert settings_doc_md() in dag.doc_md  # the settings, one line each, from their table
     write = dag.task_dict["write_report"]
     assert [outlet.name for outlet in write.outlets] == ["license_consumption_report"]
     assert dag.task_dict["compliance_alert"].upstream_task_ids == {"write_report"}

@@ -1,13 +1,19 @@
 """Settings: run settings from the trigger form, then Variable, then default; deployment
 settings from Variables only; errors name the setting."""
 
+import dataclasses
+
 import pytest
 from license_manager.settings import (
     DEPLOYMENT_SETTINGS,
+    LIST_SETTINGS,
+    REPORT_LOCATION_SETTINGS,
     RUN_SETTINGS,
     SETTINGS,
+    Settings,
     SettingsError,
     resolve_settings,
+    settings_doc_md,
 )
 
 ARN = (
@@ -117,12 +123,57 @@ def test_deployment_settings_come_from_variables():
     assert settings.license_account_role_external_id == "ext-1234"
 
 
-def test_the_configuration_page_documents_every_setting():
+def test_the_configuration_page_documents_every_setting_with_its_kind():
     from tests.airflow_home import ROOT
 
-    readme = (ROOT / "docs" / "configuration.md").read_text()
+    page = (ROOT / "docs" / "configuration.md").read_text()
     for setting in SETTINGS:
-        assert f"| `{setting.name}` |" in readme
+        assert f"| `{setting.name}` | {setting.kind} |" in page
+
+
+def test_every_setting_a_run_reads_is_a_field_of_settings_and_the_reverse():
+    fields = {field.name: field.type for field in dataclasses.fields(Settings)}
+    read_by_run = {setting.name: setting for setting in SETTINGS if setting.read_by_run}
+    assert set(read_by_run) == set(fields)
+    for name, setting in read_by_run.items():
+        assert fields[name].startswith("list[") == setting.is_list, name
+    assert [s.name for s in SETTINGS if not s.read_by_run] == ["license_page_aws_conn_id"]
+
+
+def test_what_the_page_reads_and_which_settings_take_lists_come_from_the_table():
+    assert REPORT_LOCATION_SETTINGS == (
+        "license_report_prefix",
+        "license_report_bucket",
+        "aws_conn_id",
+        "license_report_bucket_owner",
+    )
+    assert LIST_SETTINGS == {
+        "license_config_arns",
+        "license_discovery_regions",
+        "license_discovery_accounts",
+    }
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [s for s in SETTINGS if s.name != "license_config_arns"],  # an invalid ARN gets its row
+    ids=lambda setting: setting.name,
+)
+def test_every_setting_s_parser_refuses_template_syntax_naming_the_setting(setting):
+    with pytest.raises(ValueError, match=setting.name):
+        setting.parsed("tpl{{ 7 * 7 }}x")
+
+
+def test_the_dag_docs_give_each_setting_one_line_with_its_default_under_its_kind():
+    run, deployment = settings_doc_md().split("**Deployment settings**")
+    for setting in SETTINGS:
+        (line,) = [
+            line
+            for line in (run if setting.kind == "run" else deployment).splitlines()
+            if line.startswith(f"- `{setting.name}`: ")
+        ]
+        if setting.default:
+            assert line.endswith(f"(default `{setting.default}`)")
 
 
 def test_the_trigger_form_shows_run_settings_only_with_text_or_lists_as_each_takes():

@@ -6,13 +6,17 @@ default. *Deployment settings* choose whose identity the DAG uses and where data
 only from Variables (or the deployment's configuration) and a run whose conf names one fails.
 Airflow's security model trusts whoever may trigger a DAG to start runs, not to pick credentials.
 
+Each setting is declared once, in ``SETTINGS``: the trigger form, the DAG's docs, the checks a
+run makes and what the License consumption page reads are derived from it.
+
 Resolved when a run executes, never at parse time; the DAG's schedule is in ``schedule.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Literal
 
 from airflow.sdk import Param
@@ -37,13 +41,63 @@ DEPLOYMENT: Literal["deployment"] = "deployment"
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting and everything about it."""
+
     name: str
+    #: The trigger form's label and help text of a run setting.
     title: str
     description: str
+    #: The setting's line in the DAG's docs; its default, when it has one, is added.
+    doc: str
     kind: Literal["run", "deployment"] = RUN
     default: str | None = None
     #: The trigger form's section of a run setting.
     section: str | None = None
+    #: Takes a JSON list or one string separated by commas, spaces or newlines.
+    is_list: bool = False
+    #: Normalises one value (the split list, for a list setting); ValueError naming the setting.
+    parser: Callable[[Any], Any] | None = None
+    #: A field of ``Settings``; False for a setting that only the License consumption page reads.
+    read_by_run: bool = True
+    #: Says where report sets are and how to reach them: the page reads it as well as the run.
+    locates_reports: bool = False
+
+    def parsed(self, value: Any) -> Any:
+        """``value`` normalised; ValueError naming the setting."""
+        if self.is_list:
+            value = split_arn_list(value, self.name)
+        return self.parser(value) if self.parser else value
+
+
+# The checks are imported when a value is parsed: this module is imported when the DAG file is.
+def _validation() -> ModuleType:
+    from license_manager import validation
+
+    return validation
+
+
+def _discovery() -> ModuleType:
+    from license_manager import discovery
+
+    return discovery
+
+
+def _utilization_threshold(value: Any) -> str:
+    from license_manager.compliance import parse_threshold
+
+    try:
+        return str(parse_threshold(value))
+    except ValueError as error:
+        raise ValueError(f"license_alert_utilization_percent: {error}") from None
+
+
+def _optional_text(value: Any) -> str | None:
+    return str(value or "").strip() or None
+
+
+def _checked_when_given(value: Any, check: Callable[[str], str]) -> str | None:
+    text = _optional_text(value)
+    return check(text) if text else None
 
 
 SETTINGS = (
@@ -52,55 +106,77 @@ SETTINGS = (
         "License configuration ARNs",
         "License configuration ARNs: a JSON list, or one string separated by commas, "
         "spaces or newlines. Required unless Regions to discover in are given.",
+        doc="the license configurations to collect; required unless "
+        "`license_discovery_regions` is given",
         section=COLLECT,
+        is_list=True,
     ),
     Setting(
         "license_discovery_regions",
         "Regions to discover in",
         "Regions in which every license configuration is collected, in addition to the "
         "ARNs: a JSON list, or one string separated by commas, spaces or newlines.",
+        doc="Regions in which every license configuration is collected as well",
         section=COLLECT,
+        is_list=True,
+        parser=lambda regions: _discovery().check_regions(regions),
     ),
     Setting(
         "license_discovery_accounts",
         "Accounts to discover in",
         "12-digit account IDs to discover in, same list forms; with none, the connection's "
         "own account.",
+        doc="account IDs to discover in; not set: the connection's own account",
         section=COLLECT,
+        is_list=True,
+        parser=lambda accounts: _discovery().check_accounts(accounts),
     ),
     Setting(
         "license_report_prefix",
         "Report key prefix",
         "Key prefix put before the date folders ('reports/' gives 'reports/2026/...'): "
         "letters, digits and !-_.*'() separated by '/'.",
+        doc="key prefix before the date folders; not set: no prefix",
         default="",
         section=REPORT,
+        parser=lambda prefix: _validation().report_prefix(prefix or ""),
+        locates_reports=True,
     ),
     Setting(
         "license_alert_utilization_percent",
         "Near-limit threshold (%)",
         "Utilization (0 to 100) at or above which a configuration is near its limit.",
+        doc="utilization at or above which a configuration is near its limit",
         default="90",
         section=REPORT,
+        parser=_utilization_threshold,
     ),
     Setting(
         "license_report_bucket",
         "Report bucket",
         "S3 bucket that receives the reports. Required.",
+        doc="the S3 bucket that receives the reports; required",
         kind=DEPLOYMENT,
+        parser=lambda bucket: _validation().bucket_name(bucket),
+        locates_reports=True,
     ),
     Setting(
         "aws_conn_id",
         "AWS connection",
         "Airflow connection used for License Manager, S3 and SNS.",
+        doc="the Airflow connection used for License Manager, S3 and SNS",
         kind=DEPLOYMENT,
         default="aws_default",
+        parser=lambda conn_id: _validation().connection_id(conn_id),
+        locates_reports=True,
     ),
     Setting(
         "license_alert_sns_topic_arn",
         "Alert SNS topic",
         "SNS topic that receives failure and compliance alerts; not set: no alert.",
+        doc="the SNS topic for failure and compliance alerts; not set: no alert",
         kind=DEPLOYMENT,
+        parser=lambda topic: _validation().sns_topic_arn(topic),
     ),
     Setting(
         "license_account_role_arn_template",
@@ -108,46 +184,60 @@ SETTINGS = (
         "IAM role assumed for an account other than the connection's own, with {account_id} "
         "and optionally {partition}, e.g. arn:aws:iam::{account_id}:role/LicenseTrackingReader. "
         "Not set: the connection's credentials for every account.",
+        doc="a role assumed in every other account, with `{account_id}`",
         kind=DEPLOYMENT,
+        parser=lambda template: _checked_when_given(template, _discovery().check_role_template),
     ),
     Setting(
         "license_account_role_external_id",
         "AssumeRole ExternalId",
         "ExternalId passed to AssumeRole.",
+        doc="the ExternalId passed to AssumeRole",
         kind=DEPLOYMENT,
+        parser=lambda external_id: _checked_when_given(external_id, _discovery().check_external_id),
     ),
     Setting(
         "license_report_kms_key_id",
         "Report KMS key",
         "KMS key (ID, ARN or alias) for SSE-KMS on every object the run writes; not set: the "
         "bucket's default encryption.",
+        doc="the KMS key for SSE-KMS on every object written; not set: the bucket's default",
         kind=DEPLOYMENT,
+        parser=lambda key: _validation().kms_key_id(key),
     ),
     Setting(
         "license_report_bucket_owner",
         "Report bucket owner",
         "12-digit account ID that must own the report bucket (ExpectedBucketOwner on every "
         "S3 request); not set: not checked.",
+        doc="the account that must own the bucket (ExpectedBucketOwner); not set: not checked",
         kind=DEPLOYMENT,
+        parser=lambda owner: _validation().account_id("license_report_bucket_owner", owner),
+        locates_reports=True,
     ),
     Setting(
         "license_page_aws_conn_id",
         "License consumption page connection",
         "Airflow connection the License consumption page reads report sets with (give it "
         "read-only rights); not set: aws_conn_id.",
+        doc="the License consumption page's read-only connection; not set: `aws_conn_id`",
         kind=DEPLOYMENT,
+        parser=lambda conn_id: _validation().connection_id(conn_id, "license_page_aws_conn_id"),
+        read_by_run=False,
     ),
 )
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 #: The settings a run may be given at trigger time, in the trigger form's order.
 RUN_SETTINGS = tuple(setting.name for setting in SETTINGS if setting.kind == RUN)
 #: The settings that only an administrator sets, as Airflow Variables.
 DEPLOYMENT_SETTINGS = tuple(setting.name for setting in SETTINGS if setting.kind == DEPLOYMENT)
-
 #: Settings that take a list (a JSON list or a separated string), as the trigger form shows them.
-LIST_SETTINGS = frozenset(
-    {"license_config_arns", "license_discovery_regions", "license_discovery_accounts"}
-)
+LIST_SETTINGS = frozenset(setting.name for setting in SETTINGS if setting.is_list)
+#: The settings that say where report sets are and how to reach them: what the License
+#: consumption page reads as well as the run.
+REPORT_LOCATION_SETTINGS = tuple(setting.name for setting in SETTINGS if setting.locates_reports)
 
 
 #: The JSON Schema draft of the trigger form's params. Airflow validates every param of the DAG
@@ -166,9 +256,7 @@ def trigger_form_params() -> dict[str, Param]:
             description=_form_help(setting),
             schema={
                 "$schema": PARAM_SCHEMA_DRAFT,
-                "type": ["null", "string", "array"]
-                if setting.name in LIST_SETTINGS
-                else ["null", "string"],
+                "type": ["null", "string", "array"] if setting.is_list else ["null", "string"],
                 "title": setting.title,
                 "section": setting.section,
             },
@@ -183,7 +271,7 @@ def _form_help(setting: Setting) -> str:
     default = f" {setting.default!r} when the Variable is not set." if setting.default else ""
     none = (
         f" Type {NONE_FOR_THIS_RUN} for none in this run, whatever the Variable holds."
-        if setting.name in LIST_SETTINGS
+        if setting.is_list
         else ""
     )
     return (
@@ -192,26 +280,48 @@ def _form_help(setting: Setting) -> str:
     )
 
 
+_DOC_HEADINGS = {
+    RUN: "**Run settings** (trigger form value, else the Airflow Variable of the same name, "
+    "else the default):",
+    DEPLOYMENT: "**Deployment settings** (Airflow Variables only; a run whose conf names one "
+    "fails):",
+}
+
+
+def settings_doc_md() -> str:
+    """The DAG docs' paragraphs on the run and the deployment settings, one line each."""
+    return "\n\n".join(
+        "\n".join([heading, "", *(_doc_line(s) for s in SETTINGS if s.kind == kind)])
+        for kind, heading in _DOC_HEADINGS.items()
+    )
+
+
+def _doc_line(setting: Setting) -> str:
+    default = f" (default `{setting.default}`)" if setting.default else ""
+    return f"- `{setting.name}`: {setting.doc}{default}"
+
+
 class SettingsError(AirflowFailException, ValueError):
     """A setting is missing or malformed; the message names it."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The settings of one run, after trigger params and Variables were merged."""
+    """The settings of one run, after trigger params, Variables and the defaults of
+    ``SETTINGS`` were merged and checked: ``resolve_settings`` gives every field."""
 
-    license_config_arns: list[str] = field(default_factory=list)
-    license_report_bucket: str = ""
-    license_report_prefix: str = ""
-    aws_conn_id: str = "aws_default"
-    license_alert_sns_topic_arn: str | None = None
-    license_alert_utilization_percent: str = "90"
-    license_discovery_regions: list[str] = field(default_factory=list)
-    license_discovery_accounts: list[str] = field(default_factory=list)
-    license_account_role_arn_template: str | None = None
-    license_account_role_external_id: str | None = None
-    license_report_kms_key_id: str | None = None
-    license_report_bucket_owner: str | None = None
+    license_config_arns: list[str]
+    license_report_bucket: str
+    license_report_prefix: str
+    aws_conn_id: str
+    license_alert_sns_topic_arn: str | None
+    license_alert_utilization_percent: str
+    license_discovery_regions: list[str]
+    license_discovery_accounts: list[str]
+    license_account_role_arn_template: str | None
+    license_account_role_external_id: str | None
+    license_report_kms_key_id: str | None
+    license_report_bucket_owner: str | None
 
 
 def _is_given(value: Any) -> bool:
@@ -231,21 +341,18 @@ def lookup_setting(name: str, params: Mapping[str, Any], variable: Callable[[str
     A deployment setting comes from the Variable alone (``refuse_deployment_settings`` has
     failed any run whose conf names one).
     """
-    value = params.get(name) if _KINDS[name] == RUN else None
+    setting = _BY_NAME[name]
+    value = params.get(name) if setting.kind == RUN else None
     if isinstance(value, str) and value.strip().lower() == NONE_FOR_THIS_RUN:
-        return [] if name in LIST_SETTINGS else value
+        return [] if setting.is_list else value
     return value if _is_given(value) else variable(name)
-
-
-_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
-_KINDS = {setting.name: setting.kind for setting in SETTINGS}
 
 
 def setting_value(name: str, params: Mapping[str, Any], variable: Callable[[str], Any]) -> Any:
     """The trigger form's value (run settings only), else the Airflow Variable, else the
     setting's default."""
     value = lookup_setting(name, params, variable)
-    return value if _is_given(value) else _DEFAULTS[name]
+    return value if _is_given(value) else _BY_NAME[name].default
 
 
 def refuse_deployment_settings(given: Mapping[str, Any]) -> None:
@@ -273,67 +380,36 @@ def resolve_settings(
     ``variable(name)`` returns the Variable's value or None; it is only called at run time.
     """
     refuse_deployment_settings({**(conf or {}), **params})
-    values = {name: setting_value(name, params, variable) for name in Settings.__dataclass_fields__}
-    try:
-        arns = split_arn_list(values["license_config_arns"])
-        organisation = _organisation_settings(values)
-    except ValueError as error:
-        raise SettingsError(str(error)) from None
-    if not arns and not organisation["license_discovery_regions"]:
+    values = {
+        setting.name: setting_value(setting.name, params, variable)
+        for setting in SETTINGS
+        if setting.read_by_run
+    }
+    if not _is_given(values["license_report_bucket"]):
+        raise SettingsError(
+            "license_report_bucket is not set: an administrator sets the Airflow Variable "
+            "license_report_bucket (AIRFLOW_VAR_LICENSE_REPORT_BUCKET)"
+        )
+    checked = _parsed(values)
+    arns, regions = checked["license_config_arns"], checked["license_discovery_regions"]
+    if not arns and not regions:
         raise SettingsError(
             "license_config_arns is empty and license_discovery_regions is not set: give ARNs "
             "in the trigger form or set the Airflow Variable license_config_arns "
             "(AIRFLOW_VAR_LICENSE_CONFIG_ARNS), or give Regions to discover in "
             "license_discovery_regions"
         )
-    if not organisation["license_discovery_regions"]:
+    if not regions:
         _require_a_valid_arn(arns)
-    if not _is_given(values["license_report_bucket"]):
-        raise SettingsError(
-            "license_report_bucket is not set: an administrator sets the Airflow Variable "
-            "license_report_bucket (AIRFLOW_VAR_LICENSE_REPORT_BUCKET)"
-        )
+    return Settings(**checked)
+
+
+def _parsed(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Each of ``values`` parsed by its setting; SettingsError naming the first one rejected."""
     try:
-        checked = _validated(values)
+        return {name: _BY_NAME[name].parsed(value) for name, value in values.items()}
     except ValueError as error:
         raise SettingsError(str(error)) from None
-    threshold = _utilization_threshold(values["license_alert_utilization_percent"])
-    return Settings(
-        license_config_arns=arns,
-        license_alert_utilization_percent=threshold,
-        **organisation,
-        **checked,
-    )
-
-
-def _utilization_threshold(value: Any) -> str:
-    from license_manager.compliance import parse_threshold
-
-    try:
-        return str(parse_threshold(value))
-    except ValueError as error:
-        raise SettingsError(f"license_alert_utilization_percent: {error}") from None
-
-
-def _optional_text(value: Any) -> str | None:
-    return str(value or "").strip() or None
-
-
-def _organisation_settings(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Discovery and role settings, validated (ValueError naming the setting)."""
-    from license_manager import discovery
-
-    regions = split_arn_list(values["license_discovery_regions"], "license_discovery_regions")
-    accounts = split_arn_list(values["license_discovery_accounts"], "license_discovery_accounts")
-    template = _optional_text(values["license_account_role_arn_template"])
-    external_id = _optional_text(values["license_account_role_external_id"])
-    return {
-        "license_discovery_regions": discovery.check_regions(regions),
-        "license_discovery_accounts": discovery.check_accounts(accounts),
-        "license_account_role_arn_template": template and discovery.check_role_template(template),
-        "license_account_role_external_id": external_id
-        and discovery.check_external_id(external_id),
-    }
 
 
 def _require_a_valid_arn(arns: list[str]) -> None:
@@ -361,46 +437,18 @@ def _require_a_valid_arn(arns: list[str]) -> None:
 def alert_destination(variable: Callable[[str], Any]) -> tuple[str | None, str]:
     """The SNS topic (None: no alert) and connection of the failure alert: deployment
     settings, validated as a run validates them (ValueError naming the setting)."""
-    from license_manager import validation
+    return (
+        deployment_setting("license_alert_sns_topic_arn", variable),
+        deployment_setting("aws_conn_id", variable),
+    )
 
-    topic = setting_value("license_alert_sns_topic_arn", {}, variable)
-    aws_conn_id = setting_value("aws_conn_id", {}, variable)
-    return validation.sns_topic_arn(topic), validation.connection_id(aws_conn_id)
 
-
-#: The settings that say where report sets are and how to reach them: what the License
-#: consumption page reads as well as the run.
-REPORT_LOCATION_SETTINGS = (
-    "license_report_bucket",
-    "license_report_prefix",
-    "aws_conn_id",
-    "license_report_bucket_owner",
-)
+def deployment_setting(name: str, variable: Callable[[str], Any]) -> Any:
+    """The Variable ``name`` (else the setting's default), parsed; ValueError naming it."""
+    return _BY_NAME[name].parsed(setting_value(name, {}, variable))
 
 
 def report_location_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """The ``REPORT_LOCATION_SETTINGS`` of ``values``, normalised; ValueError naming the first
     one AWS would reject."""
-    from license_manager import validation
-
-    return {
-        "license_report_bucket": validation.bucket_name(values["license_report_bucket"]),
-        "license_report_prefix": validation.report_prefix(values["license_report_prefix"] or ""),
-        "aws_conn_id": validation.connection_id(values["aws_conn_id"]),
-        "license_report_bucket_owner": validation.account_id(
-            "license_report_bucket_owner", values["license_report_bucket_owner"]
-        ),
-    }
-
-
-def _validated(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Every setting but the ARNs, normalised; ValueError naming the first one AWS would reject."""
-    from license_manager import validation
-
-    return {
-        **report_location_settings(values),
-        "license_alert_sns_topic_arn": validation.sns_topic_arn(
-            values["license_alert_sns_topic_arn"]
-        ),
-        "license_report_kms_key_id": validation.kms_key_id(values["license_report_kms_key_id"]),
-    }
+    return {name: _BY_NAME[name].parsed(values[name]) for name in REPORT_LOCATION_SETTINGS}
