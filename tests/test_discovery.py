@@ -170,7 +170,10 @@ def test_merge_keeps_listed_first_then_discovered_by_account_region_arn():
     a_use1 = sorted(config_arn("us-east-1", "111111111111") for _ in range(2))
     b_euw1 = config_arn("eu-west-1", "222222222222")
     a_euw1 = config_arn("eu-west-1", "111111111111")
-    listed = [{"arn": b_euw1, "status": "pending"}, {"arn": "bad", "status": "invalid"}]
+    listed = [
+        {"arn": b_euw1, "status": "pending", "source": "listed"},
+        {"arn": "bad", "status": "invalid", "source": "listed"},
+    ]
     discovered = [
         {"account_id": "222222222222", "region": "eu-west-1", "arns": [b_euw1]},
         {"account_id": "111111111111", "region": "us-east-1", "arns": list(reversed(a_use1))},

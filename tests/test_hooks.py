@@ -176,3 +176,29 @@ def test_plugin_preloads_only_when_asked(setting, preloaded):
     )
 
     assert result.stdout.splitlines()[-1].split() == [str(preloaded), str(preloaded)]
+
+
+def _names_report_bucket_hook(node) -> bool:
+    import ast
+
+    return isinstance(node, ast.Name | ast.Attribute) and ast.unparse(node).endswith(
+        "ReportBucketHook"
+    )
+
+
+def test_the_package_makes_its_report_bucket_hooks_with_one_factory():
+    """No module but hooks.py calls or subclasses ReportBucketHook: hooks.report_bucket_hook."""
+    import ast
+
+    from tests.airflow_home import ROOT
+
+    package = ROOT / "plugins" / "license_manager"
+    elsewhere = [
+        f"{path.relative_to(package)}:{node.lineno}"
+        for path in package.rglob("*.py")
+        if path.name != "hooks.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if (isinstance(node, ast.Call) and _names_report_bucket_hook(node.func))
+        or (isinstance(node, ast.ClassDef) and any(map(_names_report_bucket_hook, node.bases)))
+    ]
+    assert not elsewhere

@@ -18,6 +18,8 @@ from license_manager.compliance import ALERTING, STATUSES
 if TYPE_CHECKING:
     from airflow.sdk import BaseNotifier
 
+    from license_manager.run_model import Verdict
+
 #: The summary columns of each configuration the alert lists.
 ALERT_COLUMNS = (
     "ComplianceStatus",
@@ -117,7 +119,7 @@ def compliance_alert(
     return ComplianceAlert(subject, message, report_folder, alerting)
 
 
-def compliance_alert_for_run(result: Mapping[str, Any]) -> ComplianceAlert | None:
+def compliance_alert_for_run(result: Verdict) -> ComplianceAlert | None:
     """The alert of a run, from what the write_report task returned."""
     return compliance_alert(result["location"], result["near_or_over_limit"])
 
@@ -130,10 +132,10 @@ def compliance_alert_for_report_set(
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from license_manager.history import summary_records
-    from license_manager.hooks import ReportBucketHook
+    from license_manager.hooks import report_bucket_hook
 
     bucket, folder = S3Hook.parse_s3_url(report_folder)
-    rows = summary_records(ReportBucketHook(aws_conn_id=aws_conn_id), bucket, folder)
+    rows = summary_records(report_bucket_hook(aws_conn_id), bucket, folder)
     if rows is None:
         raise FileNotFoundError(f"no summary in {report_folder}")
     return compliance_alert(report_folder, rows)
@@ -159,7 +161,7 @@ def send_compliance_alert(
     )
 
 
-def sns_compliance_notifier(topic_arn: str, aws_conn_id: str) -> BaseNotifier:
+def sns_compliance_notifier(topic_arn: str, aws_conn_id: str | None) -> BaseNotifier:
     """The provider's SnsNotifier, publishing the compliance alert to ``topic_arn``."""
     from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
     from botocore.utils import ArnParser

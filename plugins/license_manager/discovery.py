@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,14 @@ from license_manager.arns import (
 if TYPE_CHECKING:
     from license_manager.hooks import LicenseManagerHook
     from license_manager.retries import Backoff
+    from license_manager.run_model import (
+        AccountAccessArgs,
+        AccountRegion,
+        DiscoveryEntry,
+        DiscoveryRecord,
+        DiscoveryScope,
+        RequestedConfiguration,
+    )
 
 REGIONS_SETTING = "license_discovery_regions"
 ACCOUNTS_SETTING = "license_discovery_accounts"
@@ -209,7 +217,7 @@ class AccountAccess:
         mask_secret(credentials["SessionToken"])
         return credentials
 
-    def kwargs(self) -> dict[str, Any]:
+    def kwargs(self) -> AccountAccessArgs:
         """What a task needs to rebuild this access (no credentials: they are made there)."""
         if not self.role_arn_template:
             return {}
@@ -223,7 +231,7 @@ class AccountAccess:
 
 def discovery_scopes(
     accounts: Iterable[str], regions: Iterable[str], access: AccountAccess
-) -> list[dict[str, Any]]:
+) -> list[DiscoveryScope]:
     """One small record per (account, Region) to discover in, for a mapped task."""
     return [
         {
@@ -237,7 +245,7 @@ def discovery_scopes(
     ]
 
 
-def discover_scope(scope: Mapping[str, Any], page_size: int | None = None) -> dict[str, Any]:
+def discover_scope(scope: DiscoveryScope, page_size: int | None = None) -> DiscoveryRecord:
     """``discover`` in a task: the scope's record carries the access, never credentials."""
     from license_manager.hooks import connection_lookups_shared
     from license_manager.retries import Backoff
@@ -253,22 +261,22 @@ def discover_scope(scope: Mapping[str, Any], page_size: int | None = None) -> di
         return discover(access.license_manager_hook, scope, Backoff(), page_size)
 
 
-def scope_label(scope: Mapping[str, Any]) -> str:
+def scope_label(scope: AccountRegion) -> str:
     return f"{scope['account_id']} / {scope['region']}"
 
 
 def discover(
-    hook_for: Any, scope: Mapping[str, Any], backoff: Backoff, page_size: int | None = None
-) -> dict[str, Any]:
+    hook_for: Any, scope: AccountRegion, backoff: Backoff, page_size: int | None = None
+) -> DiscoveryRecord:
     """Every configuration ARN of one (account, Region); a failure becomes the record's error.
 
     ``hook_for(account_id, region)`` gives the License Manager hook (assuming a role may fail
     too, and is recorded the same way).
     """
     from license_manager.retries import describe_error
+    from license_manager.run_model import failed_discovery
 
     account, region = scope["account_id"], scope["region"]
-    record: dict[str, Any] = {"account_id": account, "region": region}
     try:
         hook: LicenseManagerHook = hook_for(account, region)
         arns = [
@@ -280,45 +288,41 @@ def discover(
             for arn in page
         ]
     except Exception as error:
-        return {**record, "status": "failed", "error": describe_error(error), "arns": []}
+        return failed_discovery(account, region, describe_error(error))
     # A listing answers the caller's own account: without a role, that may be another one.
     own = [arn for arn in arns if arn.split(":")[4] == account]
-    return {**record, "status": "ok", "error": None, "arns": sorted(own)}
+    return {
+        "account_id": account,
+        "region": region,
+        "status": "ok",
+        "error": None,
+        "arns": sorted(own),
+    }
 
 
 def merge_requested(
-    listed: list[dict[str, Any]], discovered: Iterable[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+    listed: Sequence[RequestedConfiguration], discovered: Iterable[DiscoveryRecord]
+) -> list[RequestedConfiguration]:
     """Listed entries in their order, then discovered ARNs not listed, by account, Region, ARN.
 
-    Each entry is a requested configuration (``pipeline``'s shape) with its ``source``.
+    Listed entries keep their ``source`` (``listed``); the others get ``discovered``.
     """
     from license_manager.arns import parse_license_configuration_arn
+    from license_manager.run_model import pending_configuration
 
-    requested = [{**entry, "source": "listed"} for entry in listed]
-    seen = {entry["arn"] for entry in requested}
+    seen = {entry["arn"] for entry in listed}
     found = []
     for record in discovered:
-        for text in record.get("arns") or []:
+        for text in record["arns"]:
             if text in seen:
                 continue
             seen.add(text)
-            arn = parse_license_configuration_arn(text)
-            found.append(
-                {
-                    "arn": arn.arn,
-                    "region": arn.region,
-                    "account_id": arn.account_id,
-                    "configuration_id": arn.configuration_id,
-                    "status": "pending",
-                    "source": "discovered",
-                }
-            )
+            found.append(pending_configuration(parse_license_configuration_arn(text), "discovered"))
     found.sort(key=lambda entry: (entry["account_id"], entry["region"], entry["arn"]))
-    return requested + found
+    return [*listed, *found]
 
 
-def discovery_entries(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def discovery_entries(records: Iterable[DiscoveryRecord]) -> list[DiscoveryEntry]:
     """The manifest's ``discovery`` list: one entry per (account, Region)."""
     return [
         {
@@ -326,7 +330,7 @@ def discovery_entries(records: Iterable[Mapping[str, Any]]) -> list[dict[str, An
             "region": record["region"],
             "status": record["status"],
             "error": record["error"],
-            "configurations": len(record.get("arns") or []),
+            "configurations": len(record["arns"]),
         }
         for record in sorted(records, key=lambda r: (r["account_id"], r["region"]))
     ]

@@ -172,6 +172,8 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
     :param kms_key_id: KMS key ID, key ARN, alias or alias ARN for SSE-KMS.
     :param bucket_owner: 12-digit account ID that must own the bucket.
     :param backoff: retry policy of each S3 request; License Manager's by default.
+    :param client_config: botocore config merged over the connection's own (its
+        ``config_kwargs`` extra), so that proxies or addressing set there still apply.
     """
 
     def __init__(
@@ -180,6 +182,7 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
         kms_key_id: str | None = None,
         bucket_owner: str | None = None,
         backoff: Backoff | None = None,
+        client_config: Config | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("transfer_config_args") is None:
@@ -188,6 +191,7 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
         self.kms_key_id = kms_key_id
         self.bucket_owner = bucket_owner
         self.backoff = backoff or Backoff()
+        self.client_config = client_config
 
     def get_client_type(
         self,
@@ -197,6 +201,8 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
     ) -> boto3.client:
         """The package's client, with ``backoff`` as its retry policy and the bucket guards."""
         config = config or self.config
+        if self.client_config is not None:
+            config = config.merge(self.client_config)
         pool = max(config.max_pool_connections or 0, S3_POOL_CONNECTIONS)
         config = config.merge(Config(max_pool_connections=pool))
         client = super().get_client_type(region_name, config, deferrable)
@@ -297,6 +303,26 @@ class ReportBucketHook(TaskFriendlyAwsHookMixin, S3Hook):
             lineage.add_output_asset(
                 context=self, scheme="s3", asset_kwargs=_s3_asset(bucket_name, destination)
             )
+
+
+def report_bucket_hook(
+    aws_conn_id: str | None,
+    *,
+    kms_key_id: str | None = None,
+    bucket_owner: str | None = None,
+    backoff: Backoff | None = None,
+    client_config: Config | None = None,
+) -> ReportBucketHook:
+    """The S3 hook on the report bucket, for every reader and writer of it: the tasks (with
+    the run's KMS key and bucket owner), the compliance alert and the License consumption page
+    (with its read-only connection, short timeouts and few retries)."""
+    return ReportBucketHook(
+        aws_conn_id=aws_conn_id,
+        kms_key_id=kms_key_id,
+        bucket_owner=bucket_owner,
+        backoff=backoff,
+        client_config=client_config,
+    )
 
 
 class LicenseManagerHook(TaskFriendlyAwsHookMixin, AwsBaseHook):

@@ -123,10 +123,10 @@ class LicenseManagerOperator(BaseOperator):
 
     @cached_property
     def s3_hook(self) -> ReportBucketHook:
-        from license_manager.hooks import ReportBucketHook
+        from license_manager.hooks import report_bucket_hook
 
-        return ReportBucketHook(
-            aws_conn_id=self.aws_conn_id,
+        return report_bucket_hook(
+            self.aws_conn_id,
             kms_key_id=self.report_kms_key_id,
             bucket_owner=self.report_bucket_owner,
             backoff=self.backoff,

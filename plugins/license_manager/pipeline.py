@@ -12,54 +12,41 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from license_manager.outcomes import ConfigurationOutcome
-from license_manager.run_plan import CollectionFailed, report_bucket_hook
+from license_manager.run_plan import CollectionFailed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from license_manager.hooks import ReportBucketHook
     from license_manager.report_writer import RunReport
+    from license_manager.run_model import RequestedConfiguration, RunPlan, Verdict
 
 log = logging.getLogger(__name__)
 
 
 def write_report(
-    report: Mapping[str, Any], s3_hook: Callable[..., ReportBucketHook] = report_bucket_hook
-) -> dict[str, Any]:
-    """Gather every requested ARN's outcome and write the report set; return the verdict input."""
+    report: RunPlan, s3_hook: Callable[..., ReportBucketHook] | None = None
+) -> Verdict:
+    """Gather every requested ARN's outcome and write the report set; return the verdict.
+
+    ``s3_hook`` makes the hook on the report bucket (``hooks.report_bucket_hook`` by default).
+    """
     from license_manager.compliance import parse_threshold
     from license_manager.history import previous_consumption, summary_records
-    from license_manager.report_writer import (
-        RunReport,
-        completed_report_set,
-        read_staged_outcomes,
-        write_report_set,
-    )
+    from license_manager.hooks import report_bucket_hook
+    from license_manager.report_writer import RunReport, completed_report_set, write_report_set
 
-    s3 = s3_hook(
+    s3 = (s3_hook or report_bucket_hook)(
         report["aws_conn_id"],
         kms_key_id=report.get("kms_key_id"),
         bucket_owner=report.get("bucket_owner"),
     )
-    location = RunReport(**{name: report[name] for name in RunReport.__dataclass_fields__})
+    location = RunReport.from_plan(report)
     written = completed_report_set(s3, location)
     if written is not None:  # an earlier try of this task wrote it all, then was lost
         records = summary_records(s3, location.bucket, location.folder) or []
         return _verdict(report, location, written, records)
-    identities = [
-        {key: entry[key] for key in ("arn", "region", "account_id", "configuration_id")}
-        for entry in report["requested"]
-        if entry["status"] != "invalid"
-    ]
-    staged = iter(read_staged_outcomes(s3, location, identities))
-    outcomes = [
-        ConfigurationOutcome(arn=entry["arn"], status="invalid", error=entry["error"])
-        if entry["status"] == "invalid"
-        else next(staged)
-        for entry in report["requested"]
-    ]
-    for outcome, entry in zip(outcomes, report["requested"], strict=True):
-        outcome.source = entry.get("source", "listed")
+    outcomes = _requested_outcomes(s3, location, report["requested"])
     previous = previous_consumption(s3, location.bucket, location.prefix, location.run_timestamp)
     threshold = parse_threshold(report.get("alert_utilization_percent", "90"))
     manifest, records = write_report_set(
@@ -74,12 +61,31 @@ def write_report(
     return _verdict(report, location, manifest, records)
 
 
+def _requested_outcomes(
+    s3: ReportBucketHook, location: RunReport, requested: list[RequestedConfiguration]
+) -> list[ConfigurationOutcome]:
+    """Each requested configuration's outcome, in order: what its fetch task staged, or invalid."""
+    from license_manager.report_writer import read_staged_outcomes
+
+    pending = [entry for entry in requested if entry["status"] == "pending"]
+    staged = iter(read_staged_outcomes(s3, location, pending))
+    outcomes = [
+        ConfigurationOutcome(arn=entry["arn"], status="invalid", error=entry["error"])
+        if entry["status"] == "invalid"
+        else next(staged)
+        for entry in requested
+    ]
+    for outcome, entry in zip(outcomes, requested, strict=True):
+        outcome.source = entry.get("source", "listed")
+    return outcomes
+
+
 def _verdict(
-    report: Mapping[str, Any],
+    report: RunPlan,
     location: RunReport,
     manifest: Mapping[str, Any],
     records: Iterable[Mapping[str, Any]],
-) -> dict[str, Any]:
+) -> Verdict:
     """What check_collection, the compliance alert and the asset event need of a written set."""
     from license_manager.tables import table_locations
 
@@ -115,7 +121,7 @@ def near_or_over_limit(records: Iterable[Mapping[str, Any]]) -> list[dict[str, A
     ]
 
 
-def report_event_extra(result: Mapping[str, Any]) -> dict[str, Any]:
+def report_event_extra(result: Verdict) -> dict[str, Any]:
     """The ``extra`` of the license_consumption_report asset event of a written report set."""
     return {
         "report_folder": result["location"],
@@ -127,7 +133,7 @@ def report_event_extra(result: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def send_compliance_alert(result: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+def send_compliance_alert(result: Verdict, context: Mapping[str, Any]) -> str:
     """Publish the run's compliance alert to ``license_alert_sns_topic_arn``, if any is due.
 
     Never raises: a compliance alert that cannot be sent is logged, and the run goes on.
@@ -149,7 +155,7 @@ def send_compliance_alert(result: Mapping[str, Any], context: Mapping[str, Any])
         return f"the compliance alert could not be sent: {error}"
 
 
-def check_collection(result: Mapping[str, Any]) -> str:
+def check_collection(result: Verdict) -> str:
     """Fail the run when any configuration or any discovery was not collected, after the
     report was written."""
     missing = result["not_collected"]

@@ -49,6 +49,8 @@ from license_manager.tables import StagedUsage, TableRun, publish_tables, run_ta
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
+    from license_manager.run_model import ConfigurationIdentity, RunPlan
+
 #: S3 requests the report writer keeps in flight (outcome reads, usage files, tables).
 S3_CONCURRENCY = 20
 #: A usage file under this size travels inside its staged outcome (a few hundred records):
@@ -129,7 +131,7 @@ def stage_outcome(
 
 @dataclass(frozen=True)
 class RunReport:
-    """Where and for which run the report set is written."""
+    """Where and for which run the report set is written: the location fields of the plan."""
 
     bucket: str
     prefix: str
@@ -139,9 +141,21 @@ class RunReport:
     run_id: str
     run_timestamp: str
 
+    @classmethod
+    def from_plan(cls, plan: RunPlan) -> RunReport:
+        return cls(
+            bucket=plan["bucket"],
+            prefix=plan["prefix"],
+            folder=plan["folder"],
+            staging=plan["staging"],
+            dag_id=plan["dag_id"],
+            run_id=plan["run_id"],
+            run_timestamp=plan["run_timestamp"],
+        )
+
 
 def read_staged_outcome(
-    s3: ReportBucketHook, report: RunReport, requested: Mapping[str, str]
+    s3: ReportBucketHook, report: RunReport, requested: ConfigurationIdentity
 ) -> ConfigurationOutcome:
     """The outcome a fetch task staged, or a failure when it left none (killed, never ran)."""
     body = s3.read_bytes(outcome_key(report.staging, requested["configuration_id"]), report.bucket)
@@ -157,7 +171,7 @@ def read_staged_outcome(
 
 
 def read_staged_outcomes(
-    s3: ReportBucketHook, report: RunReport, requested: Iterable[Mapping[str, str]]
+    s3: ReportBucketHook, report: RunReport, requested: Iterable[ConfigurationIdentity]
 ) -> list[ConfigurationOutcome]:
     """``read_staged_outcome`` for each requested configuration, in order, several at a time."""
     s3.get_conn()  # the threads share one client, created here

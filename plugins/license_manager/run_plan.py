@@ -33,6 +33,16 @@ from license_manager.report_layout import (
     run_timestamp,
     staging_folder,
 )
+from license_manager.run_model import (
+    DiscoveryRecord,
+    DiscoveryScope,
+    MergedRun,
+    RequestedConfiguration,
+    ResolvedRun,
+    RunPlan,
+    failed_discovery,
+    pending_configuration,
+)
 from license_manager.settings import Settings, airflow_variable, resolve_settings
 
 if TYPE_CHECKING:
@@ -48,36 +58,12 @@ class CollectionFailed(AirflowFailException):
     """The run cannot collect everything it was asked for; retrying would not help."""
 
 
-def report_bucket_hook(
-    aws_conn_id: str | None, kms_key_id: str | None = None, bucket_owner: str | None = None
-) -> ReportBucketHook:
-    """The S3 hook of a run's own tasks on the report bucket: the run's connection, the
-    bucket owner it expects and the KMS key of what it writes (``hooks`` imported only now)."""
-    from license_manager.hooks import ReportBucketHook
-
-    return ReportBucketHook(
-        aws_conn_id=aws_conn_id, kms_key_id=kms_key_id, bucket_owner=bucket_owner
-    )
-
-
-def _requested_configurations(arns: list[str]) -> list[dict[str, Any]]:
-    requested = []
-    for text in arns:
-        try:
-            arn = parse_license_configuration_arn(text)
-        except InvalidLicenseConfigurationArn as error:
-            requested.append({"arn": text, "status": "invalid", "error": str(error)})
-            continue
-        requested.append(
-            {
-                "arn": arn.arn,
-                "region": arn.region,
-                "account_id": arn.account_id,
-                "configuration_id": arn.configuration_id,
-                "status": "pending",
-            }
-        )
-    return requested
+def _listed_configuration(text: str) -> RequestedConfiguration:
+    try:
+        arn = parse_license_configuration_arn(text)
+    except InvalidLicenseConfigurationArn as error:
+        return {"arn": text, "status": "invalid", "error": str(error), "source": "listed"}
+    return pending_configuration(arn, "listed")
 
 
 def _claim_staging(s3: ReportBucketHook, settings: Settings, staging: str, run_id: str) -> None:
@@ -163,7 +149,7 @@ def _account_access(
     )
 
 
-def _fetch_requests(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _fetch_requests(report: RunPlan) -> list[dict[str, Any]]:
     return LicenseManagerOperator.mapped_kwargs(
         [entry["arn"] for entry in report["requested"] if entry["status"] == "pending"],
         report_bucket=report["bucket"],
@@ -181,42 +167,41 @@ def resolve_run(
     run_id: str,
     run_moment: datetime,
     variable: Callable[[str], Any] = airflow_variable,
-    s3_hook: Callable[..., ReportBucketHook] = report_bucket_hook,
+    s3_hook: Callable[..., ReportBucketHook] | None = None,
     caller_account: Callable[[str | None], str] = _caller_account,
     map_limit: Callable[[], int] | None = None,
     connection_defined: Callable[[str], bool] = _connection_defined,
     conf: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> ResolvedRun:
     """Merge settings, validate ARNs, check the bucket; return what the next tasks need.
 
     ``conf`` is the run's trigger conf: naming a deployment setting there fails the run.
+    ``s3_hook`` makes the hook on the report bucket (``hooks.report_bucket_hook`` by default).
 
     ``fetch_requests`` holds one operator kwargs dict per valid listed ARN (the mapped tasks
     when nothing is discovered); ``discovery_scopes`` one record per (account, Region) to
     discover in; ``report`` the run's report location and every listed ARN in order.
     """
+    from license_manager.hooks import report_bucket_hook
+
     settings = resolve_settings(params, variable, conf)
     aws_conn_id = connection_for_tasks(settings.aws_conn_id, connection_defined)
     map_limit = map_limit or max_map_length
     prefix = settings.license_report_prefix
     staging = staging_folder(prefix, run_moment)
-    s3 = s3_hook(
+    s3 = (s3_hook or report_bucket_hook)(
         aws_conn_id,
         kms_key_id=settings.license_report_kms_key_id,
         bucket_owner=settings.license_report_bucket_owner,
     )
     _claim_staging(s3, settings, staging, run_id)
     access = _account_access(settings, aws_conn_id, dag_id, run_id, caller_account)
-    requested = [
-        {**entry, "source": "listed"}
-        for entry in _requested_configurations(settings.license_config_arns)
-    ]
-    scopes = []
+    scopes: list[DiscoveryScope] = []
     if settings.license_discovery_regions:
         accounts = settings.license_discovery_accounts or [str(access.home_account_id)]
         scopes = discovery_scopes(accounts, settings.license_discovery_regions, access)
         _check_map_length(len(scopes), "accounts x Regions to discover in", map_limit())
-    report = {
+    report: RunPlan = {
         "bucket": settings.license_report_bucket,
         "prefix": prefix,
         "folder": run_folder(prefix, run_moment),
@@ -230,7 +215,7 @@ def resolve_run(
         "account_access": access.kwargs(),
         "kms_key_id": settings.license_report_kms_key_id,
         "bucket_owner": settings.license_report_bucket_owner,
-        "requested": requested,
+        "requested": [_listed_configuration(arn) for arn in settings.license_config_arns],
         "discovery_scopes": [
             {"account_id": s["account_id"], "region": s["region"]} for s in scopes
         ],
@@ -247,10 +232,10 @@ def max_map_length() -> int:
 
 
 def merge_discovered(
-    report: Mapping[str, Any],
-    discovered: Iterable[Mapping[str, Any] | None],
+    report: RunPlan,
+    discovered: Iterable[DiscoveryRecord | None],
     map_limit: Callable[[], int] = max_map_length,
-) -> dict[str, Any]:
+) -> MergedRun:
     """Listed plus discovered configurations, each once; fail when Airflow cannot map them all.
 
     ``discovered`` holds the discovery tasks' records; a scope without one (its task did not
@@ -259,12 +244,12 @@ def merge_discovered(
     records = {(r["account_id"], r["region"]): r for r in discovered if r}
     complete = [
         records.get((scope["account_id"], scope["region"]))
-        or {**scope, "status": "failed", "error": NOT_RECORDED, "arns": []}
+        or failed_discovery(scope["account_id"], scope["region"], NOT_RECORDED)
         for scope in report["discovery_scopes"]
     ]
-    merged = {
+    merged: RunPlan = {
         **report,
-        "requested": merge_requested(list(report["requested"]), complete),
+        "requested": merge_requested(report["requested"], complete),
         "discovery": discovery_entries(complete),
     }
     fetch_requests = _fetch_requests(merged)

@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 from license_manager import validation
@@ -44,7 +43,7 @@ from license_manager.history import (
     report_folders,
     summary_records,
 )
-from license_manager.hooks import ReportBucketHook
+from license_manager.hooks import ReportBucketHook, report_bucket_hook
 from license_manager.operators import configuration_label
 from license_manager.report_layout import (
     MANIFEST_FILE,
@@ -410,28 +409,13 @@ def _page_body(s3: ReportBucketHook, location: Location, latest: ReportSet | Non
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-class PageBucketHook(ReportBucketHook):
-    """The report bucket hook with the page's short timeouts and retries.
-
-    ``PAGE_BOTOCORE_CONFIG`` is merged over the connection's own botocore config (its
-    ``config_kwargs`` extra), so proxies or addressing set there still apply.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("backoff", PAGE_BACKOFF)
-        super().__init__(*args, **kwargs)
-
-    def get_client_type(
-        self,
-        region_name: str | None = None,
-        config: Config | None = None,
-        deferrable: bool = False,
-    ) -> boto3.client:
-        config = (config or self.config).merge(PAGE_BOTOCORE_CONFIG)
-        return super().get_client_type(region_name, config, deferrable)
-
-
 def s3_hook(location: Location) -> ReportBucketHook:
     """The page's S3 hook: the location's connection, ``ExpectedBucketOwner`` on every request
-    when the location names the bucket's owner, and the page's timeouts and retries."""
-    return PageBucketHook(aws_conn_id=location.aws_conn_id, bucket_owner=location.bucket_owner)
+    when the location names the bucket's owner, and the page's timeouts and retries
+    (``PAGE_BOTOCORE_CONFIG`` merged over the connection's own botocore config)."""
+    return report_bucket_hook(
+        location.aws_conn_id,
+        bucket_owner=location.bucket_owner,
+        backoff=PAGE_BACKOFF,
+        client_config=PAGE_BOTOCORE_CONFIG,
+    )
