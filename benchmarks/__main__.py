@@ -180,13 +180,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overhead-arns", type=int, help="airflow_overhead: mapped tasks")
     parser.add_argument("--overhead-rounds", type=int, help="airflow_overhead: rounds")
     parser.add_argument(
+        "--overhead-latencies",
+        type=int,
+        nargs="+",
+        help="airflow_overhead: emulator latencies in ms (default 0 50)",
+    )
+    parser.add_argument(
         "--org-configurations", type=int, help="org_scale: configurations (default 1,500)"
     )
     parser.add_argument("--org-rounds", type=int, help="org_scale: rounds (default 1)")
     parser.add_argument("--page-rounds", type=int, help="page_slow_prefix: rounds (default 5)")
     args = parser.parse_args(argv)
     knobs = {
-        "airflow_overhead": {"arns": args.overhead_arns, "rounds": args.overhead_rounds},
+        "airflow_overhead": {
+            "arns": args.overhead_arns,
+            "rounds": args.overhead_rounds,
+            "latencies": tuple(args.overhead_latencies or ()),
+        },
         "org_scale": {"configurations": args.org_configurations, "rounds": args.org_rounds},
     }
 

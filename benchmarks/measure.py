@@ -3,6 +3,7 @@ size, and the statistics of repeated samples."""
 
 from __future__ import annotations
 
+import math
 import resource
 import statistics
 import threading
@@ -94,6 +95,12 @@ def database_file_bytes(home: Path) -> int:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def percentile(values: list[float], percent: float) -> float:
+    """The nearest-rank percentile: the smallest sample with ``percent`` % at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
 # --- CPU by process group ---------------------------------------------------------------------

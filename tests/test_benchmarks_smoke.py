@@ -70,6 +70,14 @@ def assert_overhead_figures(comparison: dict) -> None:
         others = run["cpu_seconds"]["other_airflow_by_process"]
         assert {"task_supervisors", "scheduler", "apiserver"} <= set(others)
         assert others["task_supervisors"] > 0
+    # Where the wall time went, per DAG: the three phases add up to the run's wall time.
+    for dag_id, steps in comparison["steps"].items():
+        assert steps["writer"] > 0 and steps["fetching"] >= 0
+        assert 0 < steps["fetch_task_median"] <= steps["fetch_task_p90"]
+        assert 0 < steps["slot_occupancy"] <= 1.05, dag_id
+    for run in comparison["runs"]:
+        phases = run["steps"]["before_fetch"] + run["steps"]["fetching"]
+        assert phases + run["steps"]["after_fetch"] == pytest.approx(run["seconds"], abs=0.2)
 
 
 def test_org_scale_collects_everything_with_the_minimum_of_calls(smoke_run):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -34,6 +35,43 @@ def test_every_usage_record_of_every_page_arrives_once(world):
     summary = {row["LicenseConfigurationArn"]: row for row in world.summary()}
     assert summary[arn]["UsageRecordCount"] == "257"
     assert summary[small]["UsageRecordCount"] == "0"
+
+
+def test_a_fetch_task_asks_for_details_and_usage_side_by_side(world, monkeypatch):
+    from license_manager.hooks import LicenseManagerHook
+
+    arn = world.add(name="Side by side", usage_count=3)
+    usage_asked = threading.Event()
+    details_waited_for_usage = []
+    get_details, get_usage_page = (
+        LicenseManagerHook.get_license_configuration,
+        LicenseManagerHook.get_usage_page,
+    )
+
+    def details_once_usage_is_asked(self, arn):
+        # Asked one after the other, the details would come first and wait here in vain.
+        details_waited_for_usage.append(usage_asked.wait(timeout=10))
+        return get_details(self, arn)
+
+    def usage_page(self, *args, **kwargs):
+        usage_asked.set()
+        return get_usage_page(self, *args, **kwargs)
+
+    monkeypatch.setattr(
+        LicenseManagerHook, "get_license_configuration", details_once_usage_is_asked
+    )
+    monkeypatch.setattr(LicenseManagerHook, "get_usage_page", usage_page)
+
+    dag_run = world.run(license_config_arns=[arn])
+
+    assert dag_run.state == "success"
+    assert details_waited_for_usage == [True]
+    assert mapped_labels(dag_run, "fetch_license_configuration") == [
+        fetch_label("Side by side", arn)
+    ]
+    assert [(row["Name"], row["UsageRecordCount"]) for row in world.summary()] == [
+        ("Side by side", "3")
+    ]
 
 
 def test_three_regions_and_two_partitions_in_one_run(world):

@@ -161,14 +161,17 @@ class Bench:
         return self.stack.api.get(f"{path}/{task_id}").json()["duration"]
 
     def task_ids(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
-        """Task instance id -> task id, for every instance of the run (paged)."""
-        names, offset = {}, 0
+        """Task instance id -> task id, for every instance of the run."""
+        return {ti["id"]: ti["task_id"] for ti in self.task_instances(run_id, dag_id)}
+
+    def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        """Every task instance of the run as the REST API reports it (paged)."""
+        instances: list[dict[str, Any]] = []
         while True:
             page = self.stack.api.get(
-                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
-                params={"limit": 100, "offset": offset},
+                f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances",
+                params={"limit": 100, "offset": len(instances)},
             ).json()
-            names.update({ti["id"]: ti["task_id"] for ti in page["task_instances"]})
-            offset += 100
-            if offset >= page["total_entries"]:
-                return names
+            instances += page["task_instances"]
+            if not page["task_instances"] or len(instances) >= page["total_entries"]:
+                return instances

@@ -4,6 +4,7 @@ calls, Airflow overhead against the no-op floor, big usage, throttling)."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from benchmarks.measure import (
@@ -12,6 +13,7 @@ from benchmarks.measure import (
     median,
     mib,
     overlap_verdict,
+    percentile,
     series,
 )
 from benchmarks.scenarios.bench import (
@@ -69,10 +71,16 @@ CPU_GROUPS = ("task_processes", "other_airflow", "local_aws")
 
 
 def airflow_overhead(
-    bench: Bench, smoke: bool, arns: int | None = None, rounds: int | None = None
+    bench: Bench,
+    smoke: bool,
+    arns: int | None = None,
+    rounds: int | None = None,
+    latencies: tuple[int, ...] | None = None,
 ) -> Result:
-    default_arns, default_rounds, latencies = (4, 2, (0,)) if smoke else (200, 5, (0, 50))
+    default_arns, default_rounds, default_latencies = (4, 2, (0,)) if smoke else (200, 5, (0, 50))
     count, rounds = arns or default_arns, rounds or default_rounds
+    latencies = latencies or default_latencies
+    parallelism = int(bench.stack.env["AIRFLOW__CORE__PARALLELISM"])
     arn_list = config_arns(count, "overhead")
     sizes = [10] * count
     figures: dict[str, Any] = {}
@@ -91,6 +99,8 @@ def airflow_overhead(
             for dag_id in order:
                 run = bench.run(dag_id, arn_list, measure_cpu=True)
                 holds &= run["state"] == "success"
+                instances = bench.task_instances(run["dag_run_id"], dag_id)
+                run["steps"] = run_steps(run, instances, parallelism)
                 runs.append(overhead_sample(number + 1, dag_id, run))
         comparison = compare_with_floor(runs, count)
         figures[f"latency_{latency}ms"] = comparison
@@ -104,7 +114,7 @@ def airflow_overhead(
             "rounds": rounds,
             "order": "interleaved; each DAG runs first in every other round",
             "executor": "LocalExecutor",
-            "parallelism": int(bench.stack.env["AIRFLOW__CORE__PARALLELISM"]),
+            "parallelism": parallelism,
         },
         figures,
         f"DAG run wall time <= {OVERHEAD_TARGET} x the no-op floor (medians)",
@@ -117,8 +127,70 @@ def airflow_overhead(
             "cpu_seconds: CPU-seconds per run by process group, counted by the kernel from "
             "the trigger until the last task process has ended; extra_ms_per_task = "
             "(median real - median floor) / mapped tasks",
+            "steps: where each run's wall time went, from its task instances' start and end "
+            "times (see run_steps); median of the rounds per DAG",
         ],
     )
+
+
+FETCH_TASK_ID = "fetch_license_configuration"
+WRITER_TASK_ID = "write_report"
+
+
+def run_steps(
+    run: dict[str, Any], instances: list[dict[str, Any]], parallelism: int
+) -> dict[str, Any]:
+    """Where one run's wall time went, from its task instances' times.
+
+    ``before_fetch``: from the run's start until its first fetch task is queued (settings,
+    discovery, merge, and the scheduler mapping the fetch task); ``fetching``: from then to the
+    last fetch task's end; ``after_fetch``: from there to the run's end (writer, checks).
+    ``fetch_task``: a fetch task's run time (start to end); ``fetch_queued``: queued to
+    started, the executor starting its process. ``slot_occupancy``: the fetch tasks' slot time
+    (queued to end) over ``parallelism`` slots for the fetching window: near 1.0, every slot
+    held a fetch task all along and the slots, not the scheduler, set the pace.
+    """
+    fetches = [
+        ti
+        for ti in instances
+        if ti["task_id"] == FETCH_TASK_ID and ti.get("end_date") and ti.get("queued_when")
+    ]
+    queued = [_moment(ti["queued_when"]) for ti in fetches]
+    started = [_moment(ti["start_date"]) for ti in fetches]
+    ended = [_moment(ti["end_date"]) for ti in fetches]
+    window = (max(ended) - min(queued)).total_seconds()
+    running = [(end - start).total_seconds() for start, end in zip(started, ended, strict=True)]
+    waiting = [(start - q).total_seconds() for q, start in zip(queued, started, strict=True)]
+    held = sum(running) + sum(waiting)
+    writer = [ti for ti in instances if ti["task_id"] == WRITER_TASK_ID]
+    return {
+        "before_fetch": round((min(queued) - _moment(run["start_date"])).total_seconds(), 2),
+        "fetching": round(window, 2),
+        "after_fetch": round((_moment(run["end_date"]) - max(ended)).total_seconds(), 2),
+        "writer": round(writer[0]["duration"] or 0.0, 2) if writer else None,
+        "fetch_task_median": round(median(running), 3),
+        "fetch_task_p90": round(percentile(running, 90), 3),
+        "fetch_queued_median": round(median(waiting), 3),
+        "slot_occupancy": round(held / (parallelism * window), 2) if window else None,
+    }
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def steps_by_dag(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each step's median over the rounds, per DAG."""
+    by_dag: dict[str, dict[str, Any]] = {}
+    for dag_id in (DAG_ID, NOOP_DAG_ID):
+        steps = [r["steps"] for r in runs if r["dag_id"] == dag_id]
+        by_dag[dag_id] = {
+            name: round(median([s[name] for s in steps]), 3)
+            if all(s[name] is not None for s in steps)
+            else None
+            for name in steps[0]
+        }
+    return by_dag
 
 
 def overhead_sample(number: int, dag_id: str, run: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +201,7 @@ def overhead_sample(number: int, dag_id: str, run: dict[str, Any]) -> dict[str, 
         "dag_id": dag_id,
         "state": run["state"],
         "seconds": round(run["seconds"], 1),
+        "steps": run.get("steps"),
         "cpu_seconds": {
             "task_processes": round(tasks, 2),
             "other_airflow": round(sum(cpu.values()), 2),
@@ -171,6 +244,7 @@ def compare_with_floor(runs: list[dict[str, Any]], tasks: int) -> dict[str, Any]
         },
         "ratio": round(median(real_seconds) / median(floor_seconds), 2),
         "round_ratios": [round(r / f, 2) for r, f in zip(real_seconds, floor_seconds, strict=True)],
+        "steps": steps_by_dag(runs) if all(r.get("steps") for r in runs) else None,
         "overlap": overlap_verdict(real_seconds, floor_seconds),
         "cpu_seconds": {group: by_group(group) for group in (*CPU_GROUPS, "all")},
         "other_airflow_extra_ms_per_task": {p: extra_ms_per_task(p) for p in other_processes},

@@ -4,7 +4,6 @@ moto's S3, and the page while one prefix is slow."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 import urllib.parse
@@ -14,6 +13,7 @@ from typing import Any
 
 from benchmarks.measure import (
     median,
+    percentile,
     series,
 )
 from benchmarks.scenarios.bench import ROOT, Result, config_arns
@@ -307,12 +307,6 @@ def _wait_for_listing(proxy: Any, first: int, prefix: str, timeout: float = 60) 
         if time.monotonic() > deadline:
             raise TimeoutError(f"no listing of {prefix} reached the S3 proxy")
         time.sleep(0.005)
-
-
-def percentile(values: list[float], percent: float) -> float:
-    """The nearest-rank percentile: the smallest sample with ``percent`` % at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
 def _page_slow_prefix_result(

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextvars
+from collections.abc import Callable, Generator, Iterable, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from airflow.sdk import Context
 
     from license_manager.hooks import LicenseManagerHook, ReportBucketHook
     from license_manager.retries import Backoff
 
 LABEL_CONTEXT_KEY = "license_configuration_label"
+T = TypeVar("T")
 
 
 def configuration_label(name: str, account_id: str, region: str) -> str:
@@ -27,6 +32,20 @@ def configuration_label(name: str, account_id: str, region: str) -> str:
 #: ``map_index_template`` for mapped instances: the configuration's label once its name is
 #: known, else its ARN.
 MAP_INDEX_TEMPLATE = "{{ " + LABEL_CONTEXT_KEY + " | default(task.license_configuration_arn) }}"
+
+
+@contextmanager
+def _in_background(function: Callable[..., T], *args: Any) -> Generator[Future[T]]:
+    """``function(*args)`` in a thread of its own while the block runs; waited for on leaving.
+
+    The configuration's details and its usage are independent calls: made side by side, a
+    fetch task waits for one round trip to License Manager where it waited for two. The
+    thread runs in a copy of the caller's context (``connection_lookups_shared`` state).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="license-configuration") as pool:
+        yield pool.submit(contextvars.copy_context().run, function, *args)
 
 
 class LicenseManagerOperator(BaseOperator):
@@ -155,23 +174,31 @@ class LicenseManagerOperator(BaseOperator):
         )
         try:
             hook = self.license_manager_hook(arn.region, arn.account_id, arn.partition)
-            outcome.configuration = self.backoff.call(
+            hook.get_conn()  # one client, made before the two calls share it
+            with _in_background(
+                self.backoff.call,
                 partial(hook.get_license_configuration, arn.arn),
                 f"GetLicenseConfiguration {arn.arn}",
-            )
+            ) as details:
+                try:
+                    outcome.usage = stage_usage_file(
+                        self.s3_hook,
+                        self.report_bucket,
+                        self.staging_folder,
+                        outcome,
+                        self.backoff.pages(
+                            partial(hook.get_usage_page, arn.arn, self.usage_page_size),
+                            f"ListUsageForLicenseConfiguration {arn.arn}",
+                        ),
+                    )
+                except Exception:
+                    # The configuration's own error (not found, access denied) says more.
+                    details.result()
+                    raise
+                outcome.configuration = details.result()
             if name := outcome.configuration.get("Name"):
                 label = configuration_label(name, arn.account_id, arn.region)
                 context[LABEL_CONTEXT_KEY] = label  # type: ignore[literal-required]
-            outcome.usage = stage_usage_file(
-                self.s3_hook,
-                self.report_bucket,
-                self.staging_folder,
-                outcome,
-                self.backoff.pages(
-                    partial(hook.get_usage_page, arn.arn, self.usage_page_size),
-                    f"ListUsageForLicenseConfiguration {arn.arn}",
-                ),
-            )
             outcome.status = "ok"
         except Exception as error:
             outcome.error = describe_error(error)
