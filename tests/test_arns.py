@@ -147,3 +147,9 @@ def test_empty_forms_give_no_arns():
 def test_broken_json_list_is_an_error():
     with pytest.raises(ValueError, match="license_config_arns"):
         split_arn_list('["arn:aws:x"')
+
+
+@pytest.mark.parametrize("setting", ["license_config_arns", "license_discovery_regions"])
+def test_a_json_object_is_an_error_naming_its_setting(setting):
+    with pytest.raises(ValueError, match=f"^{setting} is a JSON object"):
+        split_arn_list('{"a": 1}', setting)

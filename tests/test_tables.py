@@ -153,3 +153,27 @@ def test_a_large_usage_file_is_streamed_into_the_table_in_parts(s3, monkeypatch)
     assert len(lines) == 60_002 and lines[-1] == ""
     assert lines[0] == ",".join(USAGE_TABLE_COLUMNS)
     assert all(line.endswith(",2026-11-29T00:00:00Z") for line in lines[1:-1])
+
+
+def test_a_usage_file_over_a_mebibyte_is_streamed_not_held_in_memory(s3, monkeypatch):
+    from license_manager import tables
+    from license_manager.hooks import ReportBucketHook
+
+    monkeypatch.setattr(tables, "CHUNK_BYTES", 64 * 1024)
+    read_whole = []
+    read_bytes = ReportBucketHook.read_bytes
+
+    def recording_read_bytes(self, key, bucket_name):
+        read_whole.append(key)
+        return read_bytes(self, key, bucket_name)
+
+    monkeypatch.setattr(ReportBucketHook, "read_bytes", recording_read_bytes)
+    write_set(s3, "", datetime(2026, 11, 29, tzinfo=UTC), records=10_000)  # about 1.4 MB
+
+    (usage,) = [key for key in all_keys(s3, "tables/") if "/license_usage/" in key]
+    body = s3.conn.get_object(Bucket=s3.bucket, Key=usage)["Body"].read()
+    assert len(body) > 1024 * 1024
+    lines = body.decode().split("\r\n")
+    assert len(lines) == 10_002 and lines[0] == ",".join(USAGE_TABLE_COLUMNS)
+    assert all(line.endswith(",2026-11-29T00:00:00Z") for line in lines[1:-1])
+    assert not [key for key in read_whole if key.endswith("-usage.csv")]

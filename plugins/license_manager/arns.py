@@ -111,8 +111,8 @@ def split_arn_list(value: str | list | None, setting: str = "license_config_arns
         text = value.strip()
         if text.startswith("{"):
             raise ValueError(
-                "license_config_arns is a JSON object: give a JSON list of ARNs, or ARNs "
-                "separated by commas, spaces or newlines"
+                f"{setting} is a JSON object: give a JSON list, or one string separated by "
+                "commas, spaces or newlines"
             )
         if text.startswith("["):
             try:

@@ -142,15 +142,21 @@ def usage_table_chunks(run: TableRun, chunks: Iterable[bytes]) -> Iterator[bytes
     yield ends.close()
 
 
+#: A staged usage file up to this size is read into memory, and published beside others; a
+#: larger one is streamed through a local file, one at a time, so the writer's memory does not
+#: grow with how many large files there are.
+IN_MEMORY_USAGE_BYTES = 1024 * 1024
+
+
 def publish_usage(s3: ReportBucketHook, run: TableRun, staged: StagedUsage) -> str:
     """Stream one staged usage file into the usage table; return the key written.
 
-    A file that came inside its outcome is one PutObject; another file under the multipart
-    threshold is one GetObject and one PutObject; a larger one is read a chunk at a time to a
-    local file, uploaded from there in parts.
+    A file that came inside its outcome is one PutObject; another file up to
+    ``IN_MEMORY_USAGE_BYTES`` is one GetObject and one PutObject; a larger one is read a chunk
+    at a time to a local file and uploaded from there (in parts above the multipart threshold).
     """
     key = usage_table_key(run.prefix, run.timestamp, staged.configuration_id)
-    if staged.size < s3.transfer_config.multipart_threshold:
+    if _in_memory(staged):
         body = staged.body if staged.body is not None else s3.read_bytes(staged.key, run.bucket)
         if body is None:
             raise FileNotFoundError(f"s3://{run.bucket}/{staged.key} is gone")
@@ -162,6 +168,10 @@ def publish_usage(s3: ReportBucketHook, run: TableRun, staged: StagedUsage) -> s
         spool.flush()
         s3.load_file(spool.name, key, bucket_name=run.bucket, replace=True)
     return key
+
+
+def _in_memory(staged: StagedUsage) -> bool:
+    return staged.body is not None or staged.size <= IN_MEMORY_USAGE_BYTES
 
 
 def publish_tables(
@@ -180,9 +190,8 @@ def publish_tables(
     """
     consumption = csv_text(consumption_rows(run, summary_rows)).encode("utf-8")
     consumption_key = consumption_table_key(run.prefix, run.timestamp)
-    threshold = s3.transfer_config.multipart_threshold
-    small = [staged for staged in usage if staged.size < threshold]
-    large = [staged for staged in usage if staged.size >= threshold]
+    small = [staged for staged in usage if _in_memory(staged)]
+    large = [staged for staged in usage if not _in_memory(staged)]
 
     def put_consumption() -> str:
         s3.put_bytes(consumption, consumption_key, run.bucket, CSV_CONTENT_TYPE)
