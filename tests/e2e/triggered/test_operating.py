@@ -156,9 +156,11 @@ def test_backfill_writes_one_report_per_day(stack, reports):
 def test_failures_past_the_in_task_backoff_are_retried_by_airflow(stack, reports):
     flaky = reports.add(name="Flaky endpoint", usage_count=150)
     steady = reports.add(name="Steady endpoint", usage_count=4)
-    # The hook tries each call 6 times; the 7th failure lands in Airflow's second try.
+    # The hook tries each call 6 times. A try asks for the details and the usage side by side,
+    # and both draw on the ARN's failure budget: 12 failures are 6 for each, so the first try
+    # fails and Airflow's second try gets every answer at once.
     reports.emulator.set_faults(
-        {"fail_then_succeed": {flaky: {"failures": 7, "error": "ServerInternalException"}}}
+        {"fail_then_succeed": {flaky: {"failures": 12, "error": "ServerInternalException"}}}
     )
 
     run = trigger(
@@ -174,8 +176,9 @@ def test_failures_past_the_in_task_backoff_are_retried_by_airflow(stack, reports
     ).json()["task_instances"]
     assert [(t["try_number"], t["state"]) for t in tries][-1] == (2, "success")
     assert len(tries) == 2
-    # 6 failed calls in the first try, then one failure and the answer in the second
-    assert reports.emulator.call_count("GetLicenseConfiguration", flaky) == 8
+    # 6 failed calls of each in the first try, then the answers in the second
+    assert reports.emulator.call_count("GetLicenseConfiguration", flaky) == 6 + 1
+    assert reports.emulator.call_count("ListUsageForLicenseConfiguration", flaky) == 6 + 2
 
     folder = run_folder(run)
     manifest = json.loads(reports.read(f"{folder}manifest.json"))
