@@ -40,11 +40,12 @@ def test_every_scenario_produces_its_figures(smoke_run):
     big = scenarios["big_usage"]["figures"]["one_configuration"]
     assert big["records_written"] == big["records"]
     assert big["peak_rss_mib_by_task"]["fetch_license_configuration"] > 0
+    knobs = scenarios["airflow_overhead"]["knobs"]
     for comparison in scenarios["airflow_overhead"]["figures"].values():
-        assert_overhead_figures(comparison)
+        assert_overhead_figures(comparison, knobs["arns"], knobs["parallelism"])
 
 
-def assert_overhead_figures(comparison: dict) -> None:
+def assert_overhead_figures(comparison: dict, tasks: int, parallelism: int) -> None:
     """Interleaved samples with median and spread, the overlap verdict, the CPU split."""
     rounds = len(comparison["round_ratios"])
     assert rounds >= 2
@@ -70,11 +71,12 @@ def assert_overhead_figures(comparison: dict) -> None:
         others = run["cpu_seconds"]["other_airflow_by_process"]
         assert {"task_supervisors", "scheduler", "apiserver"} <= set(others)
         assert others["task_supervisors"] > 0
-    # Where the wall time went, per DAG: the three phases add up to the run's wall time.
+    # Where the wall time went, per DAG: the three phases add up to the run's wall time; each
+    # fetch task's queued-to-end time lies within the fetching window.
     for dag_id, steps in comparison["steps"].items():
         assert steps["writer"] > 0 and steps["fetching"] >= 0
         assert 0 < steps["fetch_task_median"] <= steps["fetch_task_p90"]
-        assert 0 < steps["slot_occupancy"] <= 1.05, dag_id
+        assert 0 < steps["slot_occupancy"] <= tasks / parallelism + 0.01, dag_id
     for run in comparison["runs"]:
         phases = run["steps"]["before_fetch"] + run["steps"]["fetching"]
         assert phases + run["steps"]["after_fetch"] == pytest.approx(run["seconds"], abs=0.2)

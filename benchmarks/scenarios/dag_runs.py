@@ -146,9 +146,9 @@ def run_steps(
     discovery, merge, and the scheduler mapping the fetch task); ``fetching``: from then to the
     last fetch task's end; ``after_fetch``: from there to the run's end (writer, checks).
     ``fetch_task``: a fetch task's run time (start to end); ``fetch_queued``: queued to
-    started, the executor starting its process. ``slot_occupancy``: the fetch tasks' slot time
-    (queued to end) over ``parallelism`` slots for the fetching window: near 1.0, every slot
-    held a fetch task all along and the slots, not the scheduler, set the pace.
+    started (waiting for an executor worker, then its process starting). ``slot_occupancy``:
+    the fetch tasks' queued-to-end time over ``parallelism`` slots for the fetching window, the
+    average number of fetch tasks queued or running per slot (above 1: more wait than run).
     """
     fetches = [
         ti
