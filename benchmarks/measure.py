@@ -4,11 +4,13 @@ size, and the statistics of repeated samples."""
 from __future__ import annotations
 
 import math
+import re
 import resource
 import statistics
 import threading
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,22 @@ class TaskMemorySampler:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+#: The line an executor worker logs when the task process it supervised has ended and it is
+#: free for the next task: ``<ISO time> [info ] Workload finished ... workload_id=<ti id>``.
+_WORKLOAD_FINISHED = re.compile(r"^(\S+Z) .*Workload finished .*workload_id=([0-9a-f-]+)")
+
+
+def workloads_finished(log: Path) -> dict[str, datetime]:
+    """Task instance id -> when its executor worker was done with it, from a log that holds
+    the LocalExecutor workers' output (the scheduler's)."""
+    finished: dict[str, datetime] = {}
+    with log.open(errors="replace") as lines:
+        for line in lines:
+            if match := _WORKLOAD_FINISHED.match(line):
+                finished[match[2]] = datetime.fromisoformat(match[1])
+    return finished
 
 
 def database_bytes(home: Path) -> int:

@@ -77,6 +77,8 @@ def assert_overhead_figures(comparison: dict, tasks: int, parallelism: int) -> N
         assert steps["writer"] > 0 and steps["fetching"] >= 0
         assert 0 < steps["fetch_task_median"] <= steps["fetch_task_p90"]
         assert 0 < steps["slot_occupancy"] <= tasks / parallelism + 0.01, dag_id
+        # Every fetch task's worker was seen finishing, after the task's own end.
+        assert 0 <= steps["fetch_release_median"] <= steps["fetch_release_p90"], dag_id
     for run in comparison["runs"]:
         phases = run["steps"]["before_fetch"] + run["steps"]["fetching"]
         assert phases + run["steps"]["after_fetch"] == pytest.approx(run["seconds"], abs=0.2)

@@ -316,3 +316,24 @@ def test_no_password_is_committed_in_the_shared_settings_or_the_example():
     assert secrets.pop("AWS_SECRET_ACCESS_KEY") == "testing"
     assert example["AWS_ENDPOINT_URL_S3"].startswith("http://local-aws:")
     assert secrets == dict.fromkeys(secrets, "")
+
+
+@pytest.mark.slow  # a fresh Airflow interpreter
+def test_a_task_supervisor_of_the_deployment_checks_its_task_every_second():
+    """A supervisor sleeps its heartbeat interval before it sees a task process that closed its
+    sockets a moment before exiting; the shared settings shorten that sleep to 1 s. Fails if
+    Airflow stops reading the option or the line goes."""
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    option = "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"
+    env[option] = shared_airflow_env()[option]
+    probe = (
+        "from airflow.sdk.execution_time import supervisor; "
+        "print(supervisor.MIN_HEARTBEAT_INTERVAL)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.splitlines()[-1] == "1"

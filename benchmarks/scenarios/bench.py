@@ -19,6 +19,7 @@ from benchmarks.measure import (
     difference,
     other_threads_cpu_seconds,
     tasks_settled,
+    workloads_finished,
 )
 from local_aws.seeding import make_configuration
 
@@ -163,6 +164,11 @@ class Bench:
     def task_ids(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
         """Task instance id -> task id, for every instance of the run."""
         return {ti["id"]: ti["task_id"] for ti in self.task_instances(run_id, dag_id)}
+
+    def workloads_finished(self) -> dict[str, datetime]:
+        """Task instance id -> when its executor worker was done with it (the scheduler's log
+        holds the LocalExecutor workers' output)."""
+        return workloads_finished(self.stack.logs / "airflow-scheduler.log")
 
     def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
         """Every task instance of the run as the REST API reports it (paged)."""

@@ -100,7 +100,7 @@ def airflow_overhead(
                 run = bench.run(dag_id, arn_list, measure_cpu=True)
                 holds &= run["state"] == "success"
                 instances = bench.task_instances(run["dag_run_id"], dag_id)
-                run["steps"] = run_steps(run, instances, parallelism)
+                run["steps"] = run_steps(run, instances, parallelism, bench.workloads_finished())
                 runs.append(overhead_sample(number + 1, dag_id, run))
         comparison = compare_with_floor(runs, count)
         figures[f"latency_{latency}ms"] = comparison
@@ -138,7 +138,10 @@ WRITER_TASK_ID = "write_report"
 
 
 def run_steps(
-    run: dict[str, Any], instances: list[dict[str, Any]], parallelism: int
+    run: dict[str, Any],
+    instances: list[dict[str, Any]],
+    parallelism: int,
+    workloads_finished: dict[str, datetime],
 ) -> dict[str, Any]:
     """Where one run's wall time went, from its task instances' times.
 
@@ -149,6 +152,9 @@ def run_steps(
     started (waiting for an executor worker, then its process starting). ``slot_occupancy``:
     the fetch tasks' queued-to-end time over ``parallelism`` slots for the fetching window, the
     average number of fetch tasks queued or running per slot (above 1: more wait than run).
+    ``fetch_release``: from a fetch task's end to its executor worker being free for the next
+    task (the task process exiting and its supervisor noticing), from ``workloads_finished``;
+    ``fetch_release_total`` over ``parallelism`` is what it cost the fetching window.
     """
     fetches = [
         ti
@@ -162,6 +168,11 @@ def run_steps(
     running = [(end - start).total_seconds() for start, end in zip(started, ended, strict=True)]
     waiting = [(start - q).total_seconds() for q, start in zip(queued, started, strict=True)]
     held = sum(running) + sum(waiting)
+    released = [
+        (workloads_finished[ti["id"]] - end).total_seconds()
+        for ti, end in zip(fetches, ended, strict=True)
+        if ti["id"] in workloads_finished
+    ]
     writer = [ti for ti in instances if ti["task_id"] == WRITER_TASK_ID]
     return {
         "before_fetch": round((min(queued) - _moment(run["start_date"])).total_seconds(), 2),
@@ -172,6 +183,9 @@ def run_steps(
         "fetch_task_p90": round(percentile(running, 90), 3),
         "fetch_queued_median": round(median(waiting), 3),
         "slot_occupancy": round(held / (parallelism * window), 2) if window else None,
+        "fetch_release_median": round(median(released), 3) if released else None,
+        "fetch_release_p90": round(percentile(released, 90), 3) if released else None,
+        "fetch_release_total": round(sum(released), 1) if released else None,
     }
 
 
