@@ -202,3 +202,33 @@ def test_the_package_makes_its_report_bucket_hooks_with_one_factory():
         or (isinstance(node, ast.ClassDef) and any(map(_names_report_bucket_hook, node.bases)))
     ]
     assert not elsewhere
+
+
+@pytest.mark.slow  # a fresh Airflow interpreter per case
+@pytest.mark.parametrize("preload", [False, True])
+def test_the_preload_discovers_the_asset_handlers_the_s3_hooks_lineage_needs(preload):
+    """A fetch task's first S3 write reports to the hook lineage, which reads the providers'
+    asset URI handlers; after the preload, that read imports nothing more."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.airflow_home import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__LICENSE_MANAGER")}
+    env["PYTHONPATH"] = str(ROOT / "plugins")
+    probe = (
+        "import sys\n"
+        + ("import license_manager.preload\n" if preload else "import license_manager.hooks\n")
+        + "from license_manager.compat import ProvidersAssetManager\n"
+        "before = set(sys.modules)\n"
+        "factories = ProvidersAssetManager().asset_factories\n"
+        "print('s3' in factories, len(set(sys.modules) - before))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+
+    has_s3, imported = result.stdout.splitlines()[-1].split()
+    assert has_s3 == "True"
+    assert (int(imported) == 0) is preload

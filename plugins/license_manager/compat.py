@@ -23,6 +23,9 @@ What moved (the newer location first):
 - ``get_hook_lineage_collector``: ``airflow.sdk.lineage`` since 3.2, ``airflow.lineage.hook``
   before (the provider's own hooks go through the same pair, in
   ``airflow.providers.common.compat.lineage.hook``).
+- The providers' asset URI handlers that the hook lineage collector reads (``asset_factories``):
+  ``airflow.sdk.providers_manager_runtime.ProvidersManagerTaskRuntime`` since 3.2,
+  ``airflow.providers_manager.ProvidersManager`` before (``ProvidersAssetManager`` here).
 - ``retry_exponential_backoff``: a multiplier (float) since 3.2, a bool before; ``True`` means
   "double the delay after each try" in both (3.2 and later read ``True`` as 2.0), so the DAG
   passes ``EXPONENTIAL_RETRY_BACKOFF``. 3.1 refuses a float there (``TypeError``).
@@ -70,6 +73,15 @@ except ImportError:  # Airflow 3.1
         get_hook_lineage_collector,
     )
 
+try:
+    from airflow.sdk.providers_manager_runtime import (
+        ProvidersManagerTaskRuntime as ProvidersAssetManager,
+    )
+except ImportError:  # Airflow 3.1
+    from airflow.providers_manager import (  # type: ignore[assignment,no-redef,unused-ignore]
+        ProvidersManager as ProvidersAssetManager,
+    )
+
 #: ``retry_exponential_backoff`` for retries whose delay doubles, read the same by every minor.
 EXPONENTIAL_RETRY_BACKOFF = True
 #: Whether ``dag.test()`` passes a failed task's exception to its failure callbacks.
@@ -82,6 +94,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowNotFoundException",
     "AirflowPlugin",
+    "ProvidersAssetManager",
     "airflow_conf",
     "get_hook_lineage_collector",
 ]

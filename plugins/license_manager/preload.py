@@ -2,7 +2,8 @@
 
 Every mapped task runs in a fresh process. Without a warm parent each one imports boto3, the
 amazon provider's hooks and this package, and parses botocore's endpoint data and the License
-Manager and S3 models. The plugin imports this module when ``[license_manager] preload`` is
+Manager and S3 models, and discovers the providers' asset URI handlers for the hook lineage
+of its first S3 write. The plugin imports this module when ``[license_manager] preload`` is
 on; with ``[core] lazy_load_plugins = False`` that happens as each Airflow process starts, so
 executor workers and the task processes they fork inherit all of it (deploy/airflow.env):
 
@@ -21,7 +22,12 @@ import license_manager.operators  # noqa: F401 - what the DAG file imports
 import license_manager.pipeline  # noqa: F401
 import license_manager.report_writer  # noqa: F401 - what the fetch and write tasks import
 import license_manager.retries  # noqa: F401 - what a fetch task imports when it runs
+from license_manager.compat import ProvidersAssetManager
 from license_manager.hooks import LicenseManagerHook  # noqa: F401
 from license_manager.sessions import load_botocore_data
 
 load_botocore_data()
+# The S3 hooks report what they write to Airflow's hook lineage. A process's first report
+# discovers every provider's asset URI handlers, importing their modules: once per fetch task
+# without this line, once per forking process with it.
+ProvidersAssetManager().asset_factories  # noqa: B018
