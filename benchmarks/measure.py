@@ -83,15 +83,25 @@ class TaskMemorySampler:
 _WORKLOAD_FINISHED = re.compile(r"^(\S+Z) .*Workload finished .*workload_id=([0-9a-f-]+)")
 
 
-def workloads_finished(log: Path) -> dict[str, datetime]:
-    """Task instance id -> when its executor worker was done with it, from a log that holds
-    the LocalExecutor workers' output (the scheduler's)."""
-    finished: dict[str, datetime] = {}
-    with log.open(errors="replace") as lines:
-        for line in lines:
+class WorkloadLog:
+    """When each task's executor worker was done with it, from a log that holds the
+    LocalExecutor workers' output (the scheduler's); each read takes only what was added."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.finished: dict[str, datetime] = {}  # task instance id -> when
+
+    def read(self) -> dict[str, datetime]:
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            added = log.read()
+        complete = added[: added.rfind(b"\n") + 1]  # a line still being written waits
+        self.offset += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
             if match := _WORKLOAD_FINISHED.match(line):
-                finished[match[2]] = datetime.fromisoformat(match[1])
-    return finished
+                self.finished[match[2]] = datetime.fromisoformat(match[1])
+        return self.finished
 
 
 def database_bytes(home: Path) -> int:

@@ -49,6 +49,14 @@ def test_the_task_runner_and_connections_raise_what_the_package_catches(name):
         assert getattr(exceptions, name) is getattr(compat, name)
 
 
+def test_the_asset_manager_is_the_one_the_hook_lineage_reads():
+    """The preload warms ``compat.ProvidersAssetManager``: it must be the class whose
+    ``asset_factories`` this minor's hook lineage collector reads."""
+    lineage = importlib.import_module(where("get_hook_lineage_collector"))
+    name = "ProvidersManagerTaskRuntime" if INSTALLED >= Version("3.2") else "ProvidersManager"
+    assert compat.ProvidersAssetManager is getattr(lineage, name)
+
+
 def test_the_configuration_is_the_one_task_code_reads():
     module = "airflow.sdk.configuration" if INSTALLED >= Version("3.2") else "airflow.configuration"
     assert compat.airflow_conf() is importlib.import_module(module).conf

@@ -15,11 +15,11 @@ from typing import Any
 import boto3
 
 from benchmarks.measure import (
+    WorkloadLog,
     airflow_cpu_by_group,
     difference,
     other_threads_cpu_seconds,
     tasks_settled,
-    workloads_finished,
 )
 from local_aws.seeding import make_configuration
 
@@ -65,6 +65,7 @@ class Bench:
     def __init__(self, servers, stack) -> None:
         self.servers = servers
         self.stack = stack
+        self._workload_log = WorkloadLog(stack.logs / "airflow-scheduler.log")
         self.s3 = boto3.client(
             "s3",
             region_name="us-east-1",
@@ -168,7 +169,7 @@ class Bench:
     def workloads_finished(self) -> dict[str, datetime]:
         """Task instance id -> when its executor worker was done with it (the scheduler's log
         holds the LocalExecutor workers' output)."""
-        return workloads_finished(self.stack.logs / "airflow-scheduler.log")
+        return self._workload_log.read()
 
     def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
         """Every task instance of the run as the REST API reports it (paged)."""

@@ -171,7 +171,6 @@ def run_steps(
     released = [
         (workloads_finished[ti["id"]] - end).total_seconds()
         for ti, end in zip(fetches, ended, strict=True)
-        if ti["id"] in workloads_finished
     ]
     writer = [ti for ti in instances if ti["task_id"] == WRITER_TASK_ID]
     return {
@@ -183,9 +182,9 @@ def run_steps(
         "fetch_task_p90": round(percentile(running, 90), 3),
         "fetch_queued_median": round(median(waiting), 3),
         "slot_occupancy": round(held / (parallelism * window), 2) if window else None,
-        "fetch_release_median": round(median(released), 3) if released else None,
-        "fetch_release_p90": round(percentile(released, 90), 3) if released else None,
-        "fetch_release_total": round(sum(released), 1) if released else None,
+        "fetch_release_median": round(median(released), 3),
+        "fetch_release_p90": round(percentile(released, 90), 3),
+        "fetch_release_total": round(sum(released), 1),
     }
 
 
