@@ -232,3 +232,37 @@ def test_the_preload_discovers_the_asset_handlers_the_s3_hooks_lineage_needs(pre
     has_s3, imported = result.stdout.splitlines()[-1].split()
     assert has_s3 == "True"
     assert (int(imported) == 0) is preload
+
+
+@pytest.mark.slow  # a fresh Airflow interpreter
+def test_after_the_preload_the_dag_files_imports_import_nothing_more():
+    """A task process parses the DAG file before it runs its task: with the preload, its import
+    lines (Airflow's task decorators among them) find every module already loaded."""
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    from tests.airflow_home import ROOT
+
+    dag_file = ROOT / "dags" / "license_tracking.py"
+    imports = "\n".join(
+        ast.unparse(node)
+        for node in ast.parse(dag_file.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.Import | ast.ImportFrom) and node.module != "__future__"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__LICENSE_MANAGER")}
+    env["PYTHONPATH"] = str(ROOT / "plugins")
+    probe = (
+        "import sys\n"
+        "import license_manager.preload\n"
+        "before = set(sys.modules)\n"
+        f"{imports}\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+
+    assert "from airflow.sdk import" in imports
+    assert result.stdout.splitlines()[-1] == "[]"
