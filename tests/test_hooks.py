@@ -16,6 +16,27 @@ from tests.support import config_arn
 FAST = Backoff(max_attempts=30, base_delay=0.001, max_delay=0.01)
 
 
+def last_line_printed_by_a_fresh_interpreter(probe: str, **settings: str) -> str:
+    """What ``python -c probe`` prints last, with the plugins folder on its path, none of this
+    package's settings from the test session, and ``settings`` added to its environment."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.airflow_home import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__LICENSE_MANAGER")}
+    env["PYTHONPATH"] = str(ROOT / "plugins")
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**env, **settings},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.splitlines()[-1]
+
+
 @pytest.fixture
 def emulator(local_aws_servers):
     local_aws_servers.emulator.reset()
@@ -156,26 +177,16 @@ def test_hooks_in_a_shared_block_say_where_they_found_credentials_once(caplog):
 @pytest.mark.slow  # a fresh Airflow interpreter per case
 @pytest.mark.parametrize(("setting", "preloaded"), [(None, False), ("True", True)])
 def test_plugin_preloads_only_when_asked(setting, preloaded):
-    import os
-    import subprocess
-    import sys
-
-    from tests.airflow_home import ROOT
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__LICENSE_MANAGER")}
-    env["PYTHONPATH"] = str(ROOT / "plugins")
-    if setting:
-        env["AIRFLOW__LICENSE_MANAGER__PRELOAD"] = setting
     probe = (
         "import sys; from license_manager.plugin import LicenseManagerPlugin; "
         "LicenseManagerPlugin.on_load(); "
         "print('license_manager.preload' in sys.modules, 'boto3' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
-    )
+    settings = {"AIRFLOW__LICENSE_MANAGER__PRELOAD": setting} if setting else {}
 
-    assert result.stdout.splitlines()[-1].split() == [str(preloaded), str(preloaded)]
+    printed = last_line_printed_by_a_fresh_interpreter(probe, **settings)
+
+    assert printed.split() == [str(preloaded), str(preloaded)]
 
 
 def _names_report_bucket_hook(node) -> bool:
@@ -209,14 +220,6 @@ def test_the_package_makes_its_report_bucket_hooks_with_one_factory():
 def test_the_preload_discovers_the_asset_handlers_the_s3_hooks_lineage_needs(preload):
     """A fetch task's first S3 write reports to the hook lineage, which reads the providers'
     asset URI handlers; after the preload, that read imports nothing more."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.airflow_home import ROOT
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__LICENSE_MANAGER")}
-    env["PYTHONPATH"] = str(ROOT / "plugins")
     probe = (
         "import sys\n"
         + ("import license_manager.preload\n" if preload else "import license_manager.hooks\n")
@@ -225,11 +228,7 @@ def test_the_preload_discovers_the_asset_handlers_the_s3_hooks_lineage_needs(pre
         "factories = ProvidersAssetManager().asset_factories\n"
         "print('s3' in factories, len(set(sys.modules) - before))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
-    )
-
-    has_s3, imported = result.stdout.splitlines()[-1].split()
+    has_s3, imported = last_line_printed_by_a_fresh_interpreter(probe).split()
     assert has_s3 == "True"
     assert (int(imported) == 0) is preload
 
@@ -239,9 +238,6 @@ def test_after_the_preload_the_dag_files_imports_import_nothing_more():
     """A task process parses the DAG file before it runs its task: with the preload, its import
     lines (Airflow's task decorators among them) find every module already loaded."""
     import ast
-    import os
-    import subprocess
-    import sys
 
     from tests.airflow_home import ROOT
 
@@ -249,10 +245,9 @@ def test_after_the_preload_the_dag_files_imports_import_nothing_more():
     imports = "\n".join(
         ast.unparse(node)
         for node in ast.parse(dag_file.read_text(encoding="utf-8")).body
-        if isinstance(node, ast.Import | ast.ImportFrom) and node.module != "__future__"
+        if isinstance(node, ast.Import)
+        or (isinstance(node, ast.ImportFrom) and node.module != "__future__")
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__LICENSE_MANAGER")}
-    env["PYTHONPATH"] = str(ROOT / "plugins")
     probe = (
         "import sys\n"
         "import license_manager.preload\n"
@@ -260,9 +255,7 @@ def test_after_the_preload_the_dag_files_imports_import_nothing_more():
         f"{imports}\n"
         "print(sorted(set(sys.modules) - before))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
-    )
+    printed = last_line_printed_by_a_fresh_interpreter(probe)
 
     assert "from airflow.sdk import" in imports
-    assert result.stdout.splitlines()[-1] == "[]"
+    assert printed == "[]"
